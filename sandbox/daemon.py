@@ -1,0 +1,155 @@
+"""Start, watch and stop one background server process, with its pid file and log under a state directory.
+
+A daemon is started in its own session (process group) so stopping it leaves nothing behind, and a pid file
+left by a killed run is recognised as stale and cleaned up instead of blocking the next start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toolkit.errors import SetupError
+
+
+@dataclass(frozen=True)
+class DaemonSpec:
+    name: str
+    argv: Sequence[str]
+    state_dir: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    ready: Callable[[], bool] | None = None
+    ready_timeout: float = 20.0
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / f"{self.name}.log"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); treat it as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def read_pid(spec: DaemonSpec) -> int | None:
+    try:
+        return int(spec.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def running_pid(spec: DaemonSpec) -> int | None:
+    """The daemon's pid if it is running; removes a stale pid file from a killed run."""
+    pid = read_pid(spec)
+    if pid is None:
+        return None
+    if pid_alive(pid):
+        return pid
+    spec.pid_file.unlink(missing_ok=True)
+    return None
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def start(spec: DaemonSpec) -> int:
+    """Start the daemon unless it already runs; wait until ``spec.ready()`` is true. Returns the pid."""
+    pid = running_pid(spec)
+    if pid is not None:
+        if spec.ready is None or spec.ready():
+            return pid
+        raise SetupError(
+            f"start {spec.name}",
+            f"a process (pid {pid}) from an earlier run holds {spec.pid_file} but does not answer",
+            "run `invoke sandbox.down` (it stops leftovers) and try again",
+        )
+    spec.state_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **spec.env}
+    with open(spec.log_file, "ab") as log:
+        try:
+            proc = subprocess.Popen(
+                list(spec.argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env, start_new_session=True, cwd=spec.state_dir,
+            )
+        except FileNotFoundError as exc:
+            raise SetupError(
+                f"start {spec.name}", f"executable {spec.argv[0]!r} not found",
+                "run scripts/setup.sh (it installs the sandbox's servers)",
+            ) from exc
+    spec.pid_file.write_text(str(proc.pid))
+    deadline = time.monotonic() + spec.ready_timeout
+    while True:
+        code = proc.poll()
+        if code is not None:
+            spec.pid_file.unlink(missing_ok=True)
+            raise SetupError(
+                f"start {spec.name}", f"exited with code {code} during start-up; log tail:\n"
+                + _log_tail(spec.log_file),
+                f"read {spec.log_file}; a port already taken is the usual cause",
+            )
+        if spec.ready is None or _safe_ready(spec.ready):
+            return proc.pid
+        if time.monotonic() > deadline:
+            stop(spec)
+            raise SetupError(
+                f"start {spec.name}", f"not ready after {spec.ready_timeout:.0f} s; log tail:\n"
+                + _log_tail(spec.log_file),
+                f"read {spec.log_file}",
+            )
+        time.sleep(0.05)
+
+
+def _safe_ready(check: Callable[[], bool]) -> bool:
+    try:
+        return check()
+    except Exception:  # a readiness probe failing for any reason just means "not yet"
+        return False
+
+
+def stop(spec: DaemonSpec, timeout: float = 10.0) -> bool:
+    """Stop the daemon's whole process group. Returns True if something was running."""
+    pid = running_pid(spec)
+    if pid is None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        _reap(pid)
+        time.sleep(0.05)
+    if pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        time.sleep(0.1)
+    _reap(pid)
+    spec.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)

@@ -1,0 +1,28 @@
+"""Test configuration shared by every layer.
+
+Markers: ``unit`` (no servers), ``integration`` (real servers started by tests/fixtures), ``e2e`` (real Pulumi engine).
+A test module's layer follows its folder: tests/unit, tests/integration, tests/e2e are marked automatically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = [
+    "tests.fixtures.openbao",
+    "tests.fixtures.dns",
+    "tests.fixtures.hostwinds",
+    "tests.fixtures.ssh",
+]
+
+_LAYERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        for layer in _LAYERS:
+            if layer in parts:
+                item.add_marker(getattr(pytest.mark, layer))
