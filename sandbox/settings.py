@@ -1,0 +1,61 @@
+"""Where the sandbox keeps its state and which loopback ports it uses (overridable by environment)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from toolkit.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VaultMode = Literal["dev", "raft"]
+
+
+def _port(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1024 <= int(raw) <= 65535:
+        raise ConfigError(name, f"{raw!r} is not a port number between 1024 and 65535")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    root: Path
+    vault_mode: VaultMode = "dev"
+    vault_port: int = 18200
+    raft_base_port: int = 18210
+    dns_port: int = 15353
+    hostwinds_port: int = 18700
+    zone: str = "sandbox.test"
+
+    @classmethod
+    def from_env(cls, vault_mode: str | None = None) -> SandboxSettings:
+        mode = vault_mode or os.environ.get("PM_SANDBOX_VAULT_MODE", "dev")
+        if mode not in ("dev", "raft"):
+            raise ConfigError("vault_mode", f"{mode!r} is not one of: dev, raft")
+        return cls(
+            root=Path(os.environ.get("PM_SANDBOX_DIR", REPO_ROOT / ".sandbox")).resolve(),
+            vault_mode=mode,  # type: ignore[arg-type]
+            vault_port=_port("PM_SANDBOX_VAULT_PORT", 18200),
+            raft_base_port=_port("PM_SANDBOX_RAFT_PORT", 18210),
+            dns_port=_port("PM_SANDBOX_DNS_PORT", 15353),
+            hostwinds_port=_port("PM_SANDBOX_HOSTWINDS_PORT", 18700),
+            zone=os.environ.get("PM_SANDBOX_ZONE", "sandbox.test"),
+        )
+
+    @property
+    def env_file(self) -> Path:
+        """Shell-sourceable connection settings for tasks and `pulumi` (mode 0600: holds sandbox tokens)."""
+        return self.root / "env"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def pulumi_state_dir(self) -> Path:
+        return self.root / "pulumi-state"

@@ -1,0 +1,171 @@
+"""A tenant's stack configuration: one typed, validated model shared by `__main__.py`, tasks and CI.
+
+Validation happens before any resource is created: every problem names its key (as written in
+``stacks/Pulumi.<tenant>.yaml``, under the ``pm:`` namespace) and says what is wrong, and all problems are
+reported at once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from toolkit import validate
+from toolkit.errors import ConfigError
+
+CONFIG_NAMESPACE = "pm"
+
+SizeTier = Literal["small", "medium", "large"]
+SIZE_TIERS: dict[str, dict[str, int]] = {
+    # vCPU / RAM GB / daily mail volume the tier is sized for (requirements section 1)
+    "small": {"cpu": 1, "ram_gb": 2, "mails_per_day": 5_000},
+    "medium": {"cpu": 2, "ram_gb": 4, "mails_per_day": 25_000},
+    "large": {"cpu": 4, "ram_gb": 8, "mails_per_day": 100_000},
+}
+
+
+class TenantConfigError(ConfigError):
+    """One or more stack config keys are wrong; ``problems`` lists each (key, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        field = ", ".join(key for key, _ in problems)
+        message = "; ".join(f"{key}: {text}" for key, text in problems)
+        super().__init__(field, message)
+        self.args = (f"invalid stack config: {message}",)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DnsSettings(_Strict):
+    provider: Literal["rfc2136", "cloudflare", "manual"] = "rfc2136"
+    server: str | None = None
+    port: int = Field(default=53, ge=1, le=65535)
+    zone: str | None = None
+    tsig_key_name: str | None = None
+    tsig_algorithm: Literal["hmac-sha256", "hmac-sha512"] = "hmac-sha256"
+    cloudflare_zone_id: str | None = None
+    cloudflare_api_url: str | None = None
+
+    @model_validator(mode="after")
+    def _provider_needs(self) -> DnsSettings:
+        if self.provider == "rfc2136":
+            if not self.server:
+                raise ValueError("provider rfc2136 needs `server` (the primary's address)")
+            try:
+                ipaddress.ip_address(self.server)
+            except ValueError as exc:
+                raise ValueError(f"server {self.server!r} must be an IP address") from exc
+            if not self.tsig_key_name:
+                raise ValueError("provider rfc2136 needs `tsig_key_name` (its secret comes from PM_DNS_TSIG_SECRET)")
+        return self
+
+
+class TenantConfig(_Strict):
+    tenant_id: str
+    domain: str
+    size: SizeTier = "small"
+    location: str = Field(default="1", min_length=1)
+    image: str = Field(default="ubuntu-22.04", min_length=1)
+    dns: DnsSettings
+    ttl: int = Field(default=3600, ge=60, le=86_400)
+    dmarc_stage: Literal["none", "quarantine", "reject"] = "none"
+    dmarc_rua: str | None = None
+    spf_includes: tuple[str, ...] = ()
+    ssh_key_type: Literal["rsa4096", "ed25519"] = "rsa4096"
+    dkim_selector: str | None = None
+    vault_addrs: tuple[str, ...] = Field(min_length=1)
+    purge_secrets_on_destroy: bool = False
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _tenant(cls, value: str) -> str:
+        return _check(validate.tenant_id, value)
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        return _check(validate.domain, value)
+
+    @field_validator("dkim_selector")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        return None if value is None else _check(validate.dkim_selector, value)
+
+    @field_validator("spf_includes")
+    @classmethod
+    def _includes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check(validate.domain, item) for item in value)
+
+    @field_validator("dmarc_rua")
+    @classmethod
+    def _rua(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        address = value.removeprefix("mailto:")
+        local, at, host = address.partition("@")
+        if not at or not local:
+            raise ValueError(f"{value!r} must be an e-mail address (mailto: optional)")
+        _check(validate.domain, host)
+        return f"mailto:{address}"
+
+    @field_validator("vault_addrs")
+    @classmethod
+    def _vault(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        for item in value:
+            url = urlparse(item)
+            if url.scheme not in ("http", "https") or not url.hostname or url.path not in ("", "/"):
+                raise ValueError(f"{item!r} must be an http(s)://host:port address")
+        return value
+
+    @property
+    def mail_host(self) -> str:
+        return f"mail.{self.domain}"
+
+    @property
+    def tenant_user(self) -> str:
+        return validate.linux_tenant_user(self.tenant_id)
+
+
+def _check(fn: Any, value: Any) -> Any:
+    try:
+        return fn(value)
+    except ConfigError as exc:
+        raise ValueError(exc.problem) from exc
+
+
+def parse_tenant_config(raw: Mapping[str, Any]) -> TenantConfig:
+    """Validate a mapping of config keys (without the ``pm:`` prefix) into a TenantConfig."""
+    try:
+        return TenantConfig.model_validate(dict(raw))
+    except PydanticValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = CONFIG_NAMESPACE + ":" + ".".join(str(part) for part in error["loc"]) if error["loc"] else (
+                CONFIG_NAMESPACE
+            )
+            text = str(error["msg"]).removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                text = "is not a known setting (typo?)"
+            elif error["type"] == "missing":
+                text = "is required"
+            problems.append((key, text))
+        raise TenantConfigError(problems) from None
+
+
+def config_from_stack_file(data: Mapping[str, Any]) -> TenantConfig:
+    """Parse the ``config:`` block of a Pulumi.<stack>.yaml (keys like ``pm:domain``)."""
+    config = data.get("config") or {}
+    raw = {}
+    for key, value in config.items():
+        namespace, _, name = str(key).partition(":")
+        if namespace == CONFIG_NAMESPACE and name:
+            raw[name] = value
+    return parse_tenant_config(raw)
