@@ -19,13 +19,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sandbox import daemon
 from sandbox.net import require_free, tcp_listening
 from sandbox.openbao import DevServer, RaftCluster, _write_private
 from sandbox.settings import SandboxSettings
 from toolkit.errors import SetupError
+
+if TYPE_CHECKING:
+    from sandbox.bind import BindServer
 
 
 class SandboxService(Protocol):
@@ -83,7 +86,7 @@ class DnsService:
     settings: SandboxSettings
     name: str = "bind"
 
-    def _server(self):  # type: ignore[no-untyped-def]
+    def _server(self) -> BindServer:
         from sandbox.bind import BindServer
 
         return BindServer(self.settings.root / "bind", port=self.settings.dns_port, zones=[self.settings.zone])

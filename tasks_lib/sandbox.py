@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 import time
 
-from invoke import Context, task
+from invoke.context import Context
+from invoke.tasks import task
 from rich.console import Console
 from rich.table import Table
 

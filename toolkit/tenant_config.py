@@ -8,7 +8,7 @@ reported at once.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 from urllib.parse import urlparse
 
@@ -134,7 +134,7 @@ class TenantConfig(_Strict):
         return validate.linux_tenant_user(self.tenant_id)
 
 
-def _check(fn: Any, value: Any) -> Any:
+def _check(fn: Callable[[object], str], value: object) -> str:
     try:
         return fn(value)
     except ConfigError as exc:

@@ -74,7 +74,7 @@ def test_process_that_dies_at_start_reports_log(tmp_path: Path) -> None:
 
 def test_missing_executable_says_what_to_do(tmp_path: Path) -> None:
     spec = daemon.DaemonSpec(name="nope", argv=["/nonexistent/binary"], state_dir=tmp_path)
-    with pytest.raises(SetupError, match="scripts/setup.sh"):
+    with pytest.raises(SetupError, match=r"scripts/setup\.sh"):
         daemon.start(spec)
 
 

@@ -63,7 +63,9 @@ CATALOGUE = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "key", "fragment"), CATALOGUE, ids=[f"{c[0]}={c[1]!r}"[:40] for c in CATALOGUE])
+@pytest.mark.parametrize(
+    ("path", "value", "key", "fragment"), CATALOGUE, ids=[f"{c[0]}={c[1]!r}"[:40] for c in CATALOGUE]
+)
 def test_bad_value_names_key_and_problem(path: str, value: Any, key: str, fragment: str) -> None:
     with pytest.raises(TenantConfigError) as caught:
         parse_tenant_config(with_(path, value))

@@ -5,7 +5,9 @@ import pytest
 from toolkit import validate
 from toolkit.errors import ValidationError
 
-BAD_TENANTS = ["", "..", "a/b", "../x", "*", "a*", "A", "a b", "-a", "a-", "a" * 64, "tenant\n", "ténant", "a.b", None, 7]
+BAD_TENANTS = [
+    "", "..", "a/b", "../x", "*", "a*", "A", "a b", "-a", "a-", "a" * 64, "tenant\n", "ténant", "a.b", None, 7,
+]
 
 
 @pytest.mark.parametrize("value", BAD_TENANTS)

@@ -1,0 +1,68 @@
+"""Run `preview` or `up` for many stacks in parallel (bounded) through the Pulumi Automation API.
+
+Every stack runs to its end even when others fail; the caller gets one result per stack and decides the exit
+code. The Automation API drives the `pulumi` CLI found on PATH (never its downloader).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pulumi import automation as auto
+
+from toolkit.redact import scrub
+
+Operation = Literal["preview", "up"]
+
+
+@dataclass(frozen=True)
+class StackResult:
+    stack: str
+    operation: Operation
+    ok: bool
+    seconds: float
+    changes: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _run_one(
+    stack_name: str, operation: Operation, work_dir: Path, env: Mapping[str, str],
+    on_output: Callable[[str, str], None] | None,
+) -> StackResult:
+    started = time.monotonic()
+    try:
+        stack = auto.create_or_select_stack(
+            stack_name=stack_name, work_dir=str(work_dir),
+            opts=auto.LocalWorkspaceOptions(env_vars=dict(env)),
+        )
+        printer = (lambda line: on_output(stack_name, line)) if on_output else None
+        if operation == "preview":
+            preview = stack.preview(on_output=printer, diff=False)
+            changes = {str(k): int(v) for k, v in preview.change_summary.items()}
+        else:
+            result = stack.up(on_output=printer)
+            changes = {str(k): int(v) for k, v in (result.summary.resource_changes or {}).items()}
+        return StackResult(stack_name, operation, True, time.monotonic() - started, changes)
+    except Exception as exc:  # every stack finishes; its failure is reported, not raised
+        message = scrub(str(exc)).strip().splitlines()
+        tail = "\n".join(message[-12:])
+        return StackResult(stack_name, operation, False, time.monotonic() - started, error=tail)
+
+
+def run_stacks(
+    stacks: Sequence[str], operation: Operation, *, work_dir: Path, parallelism: int = 4,
+    env: Mapping[str, str] | None = None, on_output: Callable[[str, str], None] | None = None,
+) -> list[StackResult]:
+    """Run ``operation`` on each stack, at most ``parallelism`` at a time; results in the input order."""
+    if parallelism < 1:
+        raise ValueError("parallelism must be at least 1")
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="stack") as pool:
+        futures = [
+            pool.submit(_run_one, stack, operation, work_dir, env or {}, on_output) for stack in stacks
+        ]
+        return [future.result() for future in futures]

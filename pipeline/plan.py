@@ -1,0 +1,78 @@
+"""Which tenant stacks a change touches.
+
+A changed ``stacks/Pulumi.<tenant>.yaml`` touches that tenant; a change to code or settings every stack runs
+(the toolkit's packages, ``__main__.py``, ``Pulumi.yaml``, ``pyproject.toml``) touches all of them; anything
+else (docs, tests, benchmarks, workflows) touches none.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toolkit.errors import ToolkitError
+
+STACK_FILE = re.compile(r"^stacks/Pulumi\.(?P<stack>[a-z0-9][a-z0-9-]*)\.yaml$")
+SHARED_PREFIXES = (
+    "components/", "hostwinds/", "vault/", "mailu/", "dnsrecords/", "toolkit/",
+)
+SHARED_FILES = ("__main__.py", "Pulumi.yaml", "pyproject.toml")
+
+
+class PlanError(ToolkitError):
+    """The change set could not be computed (e.g. an unknown git revision)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    stacks: tuple[str, ...]
+    reason: dict[str, str] = field(default_factory=dict)
+    removed: tuple[str, ...] = ()
+
+    def matrix(self) -> dict[str, list[dict[str, str]]]:
+        """The GitHub Actions matrix (``include`` form)."""
+        return {"include": [{"stack": stack} for stack in self.stacks]}
+
+
+def all_stacks(repo: Path) -> list[str]:
+    return sorted(
+        match.group("stack")
+        for path in (repo / "stacks").glob("Pulumi.*.yaml")
+        if (match := STACK_FILE.match(f"stacks/{path.name}"))
+    )
+
+
+def plan(changed: Iterable[str], existing: Iterable[str]) -> Plan:
+    existing_set = set(existing)
+    touched: dict[str, str] = {}
+    removed: list[str] = []
+    shared_change: str | None = None
+    for path in changed:
+        match = STACK_FILE.match(path)
+        if match:
+            stack = match.group("stack")
+            if stack in existing_set:
+                touched.setdefault(stack, f"its stack file {path} changed")
+            else:
+                removed.append(stack)
+        elif path in SHARED_FILES or path.startswith(SHARED_PREFIXES):
+            shared_change = shared_change or path
+    if shared_change is not None:
+        for stack in existing_set:
+            touched.setdefault(stack, f"shared code changed ({shared_change})")
+    ordered = tuple(sorted(touched))
+    return Plan(stacks=ordered, reason={s: touched[s] for s in ordered}, removed=tuple(sorted(removed)))
+
+
+def changed_files(repo: Path, base: str, head: str = "HEAD") -> list[str]:
+    try:
+        out = subprocess.run(
+            ["git", "diff", "--name-only", f"{base}...{head}"], cwd=repo, check=True,
+            capture_output=True, text=True,
+        ).stdout
+    except subprocess.CalledProcessError as exc:
+        raise PlanError(f"git diff {base}...{head} failed: {exc.stderr.strip()}") from exc
+    return [line for line in out.splitlines() if line]

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipeline.plan import PlanError, all_stacks, changed_files, plan
+
+STACKS = ["acme", "beta", "gamma"]
+
+
+def test_stack_file_change_touches_only_that_stack() -> None:
+    result = plan(["stacks/Pulumi.beta.yaml", "README.md"], STACKS)
+    assert result.stacks == ("beta",)
+    assert result.matrix() == {"include": [{"stack": "beta"}]}
+
+
+@pytest.mark.parametrize("path", ["vault/kv.py", "components/tenant.py", "__main__.py", "Pulumi.yaml", "pyproject.toml"])
+def test_shared_code_change_touches_all(path: str) -> None:
+    result = plan([path], STACKS)
+    assert result.stacks == tuple(STACKS)
+    assert all(path in why for why in result.reason.values())
+
+
+@pytest.mark.parametrize("path", ["README.md", "tests/unit/test_x.py", "bench/bench_vault.py", ".github/workflows/x.yml"])
+def test_unrelated_change_touches_none(path: str) -> None:
+    assert plan([path], STACKS).stacks == ()
+
+
+def test_removed_stack_is_reported_not_deployed() -> None:
+    result = plan(["stacks/Pulumi.gone.yaml"], STACKS)
+    assert result.stacks == () and result.removed == ("gone",)
+
+
+def test_git_diff_and_stack_listing(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.acme.yaml").write_text("config: {}\n")
+    (tmp_path / "stacks" / "Pulumi.beta.yaml").write_text("config: {}\n")
+    (tmp_path / "stacks" / "notes.txt").write_text("not a stack\n")
+    git("init", "-q", "-b", "main")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "one")
+    (tmp_path / "stacks" / "Pulumi.beta.yaml").write_text("config: {pm:size: medium}\n")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "two")
+    assert all_stacks(tmp_path) == ["acme", "beta"]
+    assert plan(changed_files(tmp_path, "HEAD~1"), all_stacks(tmp_path)).stacks == ("beta",)
+    with pytest.raises(PlanError, match="no-such-rev"):
+        changed_files(tmp_path, "no-such-rev")
