@@ -2,6 +2,7 @@
 
 Every function returns the normalised value or raises ``ValidationError`` naming the field.
 Nothing a caller passes may escape its path: no ``..``, ``/``, wildcards, control characters, empties.
+Patterns are applied with ``fullmatch``: ``re.match`` with ``$`` would accept a trailing newline.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def tenant_id(value: object, field: str = "tenant_id") -> str:
         raise ValidationError(field, "must be a non-empty string")
     if len(value) > TENANT_ID_MAX:
         raise ValidationError(field, f"is {len(value)} characters long; at most {TENANT_ID_MAX} allowed")
-    if not _TENANT_ID.match(value):
+    if not _TENANT_ID.fullmatch(value):
         raise ValidationError(
             field,
             f"{value!r} is not allowed: use lower-case letters, digits and inner hyphens only "
@@ -52,7 +53,7 @@ def domain(value: object, field: str = "domain") -> str:
             raise ValidationError(field, f"{value!r} has an empty label")
         if len(label) > 63:
             raise ValidationError(field, f"label {label[:20]!r}... is {len(label)} characters; at most 63")
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):
             raise ValidationError(
                 field, f"label {label!r} may hold only letters, digits and inner hyphens"
             )
@@ -62,13 +63,13 @@ def domain(value: object, field: str = "domain") -> str:
 
 
 def dkim_selector(value: object, field: str = "dkim_selector") -> str:
-    if not isinstance(value, str) or not _SELECTOR.match(value):
+    if not isinstance(value, str) or not _SELECTOR.fullmatch(value):
         raise ValidationError(field, f"{value!r} must be 1..63 lower-case letters, digits or inner hyphens")
     return value
 
 
 def key_id(value: object, field: str = "key_id") -> str:
-    if not isinstance(value, str) or not _KEY_ID.match(value):
+    if not isinstance(value, str) or not _KEY_ID.fullmatch(value):
         raise ValidationError(field, f"{value!r} must be 1..64 characters of A-Z a-z 0-9 _ -")
     return value
 

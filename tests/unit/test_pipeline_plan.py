@@ -16,14 +16,18 @@ def test_stack_file_change_touches_only_that_stack() -> None:
     assert result.matrix() == {"include": [{"stack": "beta"}]}
 
 
-@pytest.mark.parametrize("path", ["vault/kv.py", "components/tenant.py", "__main__.py", "Pulumi.yaml", "pyproject.toml"])
+SHARED = ["vault/kv.py", "components/tenant.py", "__main__.py", "Pulumi.yaml", "pyproject.toml"]
+UNRELATED = ["README.md", "tests/unit/test_x.py", "bench/bench_vault.py", ".github/workflows/x.yml"]
+
+
+@pytest.mark.parametrize("path", SHARED)
 def test_shared_code_change_touches_all(path: str) -> None:
     result = plan([path], STACKS)
     assert result.stacks == tuple(STACKS)
     assert all(path in why for why in result.reason.values())
 
 
-@pytest.mark.parametrize("path", ["README.md", "tests/unit/test_x.py", "bench/bench_vault.py", ".github/workflows/x.yml"])
+@pytest.mark.parametrize("path", UNRELATED)
 def test_unrelated_change_touches_none(path: str) -> None:
     assert plan([path], STACKS).stacks == ()
 
