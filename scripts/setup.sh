@@ -69,4 +69,18 @@ else
 fi
 step_done
 
+# --- 4. workflow linter --------------------------------------------------------------------------------
+step_start "actionlint (lints .github/workflows)"
+TOOLS_BIN="$HOME/.cache/pm-toolkit/bin"
+ACTIONLINT_VERSION=v1.7.12
+if [ -x "$TOOLS_BIN/actionlint" ] && "$TOOLS_BIN/actionlint" -version 2>/dev/null | grep -q "${ACTIONLINT_VERSION#v}"; then
+  :
+elif command -v go >/dev/null 2>&1; then
+  GOBIN="$TOOLS_BIN" CGO_ENABLED=0 nice go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" \
+    || fail "go install actionlint failed" "check that the Go module proxy is reachable"
+else
+  echo "    WARNING: no Go toolchain: actionlint not installed; the workflow lint test will be skipped" >&2
+fi
+step_done
+
 echo "==> setup complete in $(elapsed "$START") s"
