@@ -11,7 +11,7 @@ import importlib
 from invoke import Collection
 
 namespace = Collection()
-for _name in ("sandbox", "dns", "apikey", "ci"):
+for _name in ("sandbox", "tenant", "dns", "apikey", "ci"):
     try:
         _module = importlib.import_module(f"tasks_lib.{_name}")
     except ModuleNotFoundError as exc:
