@@ -15,6 +15,8 @@ pytest_plugins = [
     "tests.fixtures.dns",
     "tests.fixtures.hostwinds",
     "tests.fixtures.ssh",
+    "tests.fixtures.mailu",
+    "tests.fixtures.backup",
 ]
 
 _LAYERS = ("unit", "integration", "e2e")

@@ -102,7 +102,7 @@ class TenantConfig(_Strict):
     @field_validator("spf_includes")
     @classmethod
     def _includes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_check(validate.domain, item) for item in value)
+        return tuple(_check(lambda v: validate.domain(v, allow_service_labels=True), item) for item in value)
 
     @field_validator("dmarc_rua")
     @classmethod

@@ -14,6 +14,8 @@ from toolkit.errors import ValidationError
 TENANT_ID_MAX = 63
 _TENANT_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# Service labels such as `_spf` or `_domainkey` appear in names that are looked up but not registered.
+_SERVICE_LABEL = re.compile(r"^_[a-z0-9-]{1,62}$")
 _SELECTOR = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -33,8 +35,12 @@ def tenant_id(value: object, field: str = "tenant_id") -> str:
     return value
 
 
-def domain(value: object, field: str = "domain") -> str:
-    """A fully qualified ASCII domain name (IDNs must be given in their xn-- form)."""
+def domain(value: object, field: str = "domain", allow_service_labels: bool = False) -> str:
+    """A fully qualified ASCII domain name (IDNs must be given in their xn-- form).
+
+    ``allow_service_labels`` also accepts labels like ``_spf`` (for names that are only looked up, e.g. SPF
+    includes such as ``_spf.google.com``).
+    """
     if not isinstance(value, str) or not value:
         raise ValidationError(field, "must be a non-empty string")
     name = value.rstrip(".")
@@ -53,7 +59,7 @@ def domain(value: object, field: str = "domain") -> str:
             raise ValidationError(field, f"{value!r} has an empty label")
         if len(label) > 63:
             raise ValidationError(field, f"label {label[:20]!r}... is {len(label)} characters; at most 63")
-        if not _LABEL.fullmatch(label):
+        if not _LABEL.fullmatch(label) and not (allow_service_labels and _SERVICE_LABEL.fullmatch(label)):
             raise ValidationError(
                 field, f"label {label!r} may hold only letters, digits and inner hyphens"
             )

@@ -1,0 +1,130 @@
+"""Pulumi wrapper of the Mailu installer: the dynamic resource ``MailuInstall``.
+
+A thin layer over ``mailu.installer``. Inputs are public: host address and SSH port, pinned host keys, the
+(non-secret) Mailu config with its digest, the tenant's public keys, the Vault paths/versions of the secrets and the
+dotted name of a secrets loader (``"package.module:function"``, called with ``SecretRefs`` at run time, returning
+``mailu.secrets.MailuSecrets``). The provider fetches the secrets itself when it runs, so state holds no secret.
+Outputs: digest of the managed files, the steps that changed on the last run, the services restarted. Never secrets.
+
+Diff: a new host address or SSH port -> replace (a different machine); any other input change (config digest,
+secret versions, keys) -> update, which re-runs the idempotent installer. Delete does nothing on the host: the VPS
+resource owns the machine's life, and deleting Mailu's data on a host that stays would be destructive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi.dynamic
+
+from mailu.config import MailuConfig
+from mailu.hardening import HardeningConfig
+from mailu.installer import InstallRequest, MailuInstaller
+from mailu.secrets import SecretRefs, resolve_loader
+from toolkit.errors import ConfigError
+from toolkit.ssh import KnownHosts, SshExecutor
+
+INPUT_KEYS: tuple[str, ...] = (
+    "host", "port", "known_hosts", "trust_on_first_use", "tenant_id", "tenant_public_keys", "mailu_config",
+    "config_digest", "secret_refs", "secrets_loader", "health_timeout",
+)
+REPLACE_KEYS: tuple[str, ...] = ("host", "port")
+OUTPUT_KEYS: tuple[str, ...] = ("files_digest", "steps_changed", "restarted", "host_keys")
+
+
+def _install(props: dict[str, Any]) -> dict[str, Any]:
+    config = MailuConfig.from_dict(dict(props["mailu_config"]))
+    if config.digest() != props["config_digest"]:
+        raise ConfigError("config_digest", "does not match mailu_config (render the digest from the same config)")
+    hardening_config = HardeningConfig(
+        tenant_id=str(props["tenant_id"]), tenant_public_keys=tuple(props.get("tenant_public_keys") or ()),
+    )
+    refs = SecretRefs.from_dict(dict(props["secret_refs"]))
+    secrets = resolve_loader(str(props["secrets_loader"]))(refs)
+    known = KnownHosts(lines=list(props.get("known_hosts") or []),
+                       trust_on_first_use=bool(props.get("trust_on_first_use", False)))
+    executor = SshExecutor(str(props["host"]), secrets.admin_ssh_private_key(), port=int(props.get("port", 22)),
+                           known_hosts=known)
+    with executor:
+        report = MailuInstaller(executor, health_timeout=float(props.get("health_timeout", 600.0))).install(
+            InstallRequest(
+                config=config, hardening=hardening_config, secret_key=secrets.mailu_secret_key(),
+                dkim_private_key=secrets.dkim_private_key(), admin_password=secrets.admin_password(),
+            )
+        )
+    outs = {key: props[key] for key in INPUT_KEYS if key in props}
+    outs.update({
+        "files_digest": report.files_digest,
+        "steps_changed": list(report.changed_steps),
+        "restarted": list(report.restarted),
+        "host_keys": [*known.lines, *known.recorded],
+    })
+    return outs
+
+
+def diff_inputs(olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+    changed = [key for key in INPUT_KEYS if olds.get(key) != news.get(key)]
+    replaces = [key for key in changed if key in REPLACE_KEYS]
+    return pulumi.dynamic.DiffResult(
+        changes=bool(changed), replaces=replaces, stables=list(OUTPUT_KEYS) if not changed else [],
+        delete_before_replace=False,
+    )
+
+
+class MailuInstallProvider(pulumi.dynamic.ResourceProvider):
+    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+        outs = _install(props)
+        return pulumi.dynamic.CreateResult(id_=f"{outs['mailu_config']['domain']}@{props['host']}", outs=outs)
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        return diff_inputs(_olds, _news)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
+        return pulumi.dynamic.UpdateResult(outs=_install(_news))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None
+
+
+@dataclass
+class MailuInstallArgs:
+    host: pulumi.Input[str]
+    tenant_id: str
+    mailu_config: MailuConfig
+    secret_refs: SecretRefs
+    secrets_loader: str
+    port: pulumi.Input[int] = 22
+    known_hosts: pulumi.Input[list[str]] = field(default_factory=list)
+    trust_on_first_use: bool = False
+    tenant_public_keys: pulumi.Input[list[str]] = field(default_factory=list)
+    health_timeout: float = 600.0
+
+    def props(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "known_hosts": self.known_hosts,
+            "trust_on_first_use": self.trust_on_first_use,
+            "tenant_id": self.tenant_id,
+            "tenant_public_keys": self.tenant_public_keys,
+            "mailu_config": self.mailu_config.as_dict(),
+            "config_digest": self.mailu_config.digest(),
+            "secret_refs": self.secret_refs.as_dict(),
+            "secrets_loader": self.secrets_loader,
+            "health_timeout": self.health_timeout,
+        }
+
+
+class MailuInstall(pulumi.dynamic.Resource):
+    """Mailu installed and converged on one VPS. Outputs: files_digest, steps_changed, restarted, host_keys."""
+
+    files_digest: pulumi.Output[str]
+    steps_changed: pulumi.Output[list[str]]
+    restarted: pulumi.Output[list[str]]
+    host_keys: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: MailuInstallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        props: dict[str, Any] = {**args.props(), **{key: None for key in OUTPUT_KEYS}}
+        super().__init__(MailuInstallProvider(), name, props, opts)

@@ -1,0 +1,276 @@
+#!/usr/bin/python3
+"""Stand-in for system tools on a simulated VPS (docker, apt-get, systemctl, ufw, fail2ban-client, ...).
+
+Copied into each VPS's private filesystem and reached through symlinks named after the tool it replaces, so
+``argv[0]`` says which tool was called. Every call is appended as one JSON line to ``/var/log/pm-standins.jsonl``
+(``PM_STANDIN_LOG`` overrides) and reports success with plausible output. A little state (compose projects
+that are up, ufw rules) lives in ``/var/lib/pm-standins/state.json`` so ``docker compose ps`` and
+``ufw status`` answer consistently with earlier calls.
+
+Runs under the VPS's system python3 with the standard library only: it must not import project code.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+LOG_PATH = Path(os.environ.get("PM_STANDIN_LOG", "/var/log/pm-standins.jsonl"))
+STATE_PATH = Path(os.environ.get("PM_STANDIN_STATE", "/var/lib/pm-standins/state.json"))
+COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+
+
+def record(tool: str, args: list[str]) -> None:
+    LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "ts": datetime.datetime.now(datetime.UTC).isoformat(),
+        "tool": tool,
+        "args": args,
+        "cwd": os.getcwd(),
+    }
+    with LOG_PATH.open("a", encoding="utf-8") as log:
+        log.write(json.dumps(entry) + "\n")
+
+
+def load_state() -> dict[str, Any]:
+    try:
+        data = json.loads(STATE_PATH.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_state(state: dict[str, Any]) -> None:
+    STATE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    STATE_PATH.write_text(json.dumps(state, indent=1), encoding="utf-8")
+
+
+# --- docker -------------------------------------------------------------------------------------------
+
+def compose_files(args: list[str]) -> list[Path]:
+    files = [Path(args[i + 1]) for i, arg in enumerate(args[:-1]) if arg in ("-f", "--file")]
+    files += [Path(arg.split("=", 1)[1]) for arg in args if arg.startswith("--file=")]
+    if files:
+        return files
+    for name in COMPOSE_FILE_NAMES:
+        if Path(name).is_file():
+            return [Path(name)]
+    return []
+
+
+def parse_compose(path: Path) -> dict[str, Any]:
+    """The compose document; uses PyYAML when the VPS has it, else a minimal reader of the services block."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        import yaml  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        return {"services": {name: {} for name in _service_names_without_yaml(text)}}
+    doc = yaml.safe_load(text)
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: top level must be a mapping")
+    return doc
+
+
+def _service_names_without_yaml(text: str) -> list[str]:
+    names: list[str] = []
+    in_services = False
+    indent: int | None = None
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if re.match(r"^services:\s*$", line):
+            in_services = True
+            continue
+        if in_services:
+            current = len(line) - len(line.lstrip())
+            if current == 0:
+                break
+            if indent is None:
+                indent = current
+            match = re.match(r"^\s*([A-Za-z0-9_.-]+):", line)
+            if current == indent and match:
+                names.append(match.group(1))
+    return names
+
+
+def project_name(args: list[str], files: list[Path]) -> str:
+    for i, arg in enumerate(args[:-1]):
+        if arg in ("-p", "--project-name"):
+            return args[i + 1]
+    base = files[0].resolve().parent if files else Path.cwd()
+    return base.name or "default"
+
+
+def docker_compose(args: list[str]) -> int:
+    files = compose_files(args)
+    options_with_value = {"-f", "--file", "-p", "--project-name", "--env-file", "--profile"}
+    positional: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg in options_with_value:
+            skip = True
+            continue
+        positional.append(arg)
+    sub = next((a for a in positional if not a.startswith("-")), "")
+    if sub == "version":
+        print("Docker Compose version v2.29.7 (pm stand-in)")
+        return 0
+    if not files:
+        if sub in ("", "help"):
+            return 0
+        print("no configuration file provided: not found", file=sys.stderr)
+        return 1
+    try:
+        services = sorted((parse_compose(files[0]).get("services") or {}).keys())
+    except (OSError, ValueError) as exc:
+        print(f"stand-in compose: invalid compose file: {exc}", file=sys.stderr)
+        return 15
+    project = project_name(args, files)
+    state = load_state()
+    up_projects: dict[str, list[str]] = state.setdefault("compose_up", {})
+    if sub == "config":
+        if "--quiet" not in args and "-q" not in args:
+            sys.stdout.write(files[0].read_text(encoding="utf-8"))
+        return 0
+    if sub in ("up", "start", "restart"):
+        up_projects[project] = services
+        save_state(state)
+        for service in services:
+            print(f" Container {project}-{service}-1  Started", file=sys.stderr)
+        return 0
+    if sub in ("down", "stop"):
+        up_projects.pop(project, None)
+        save_state(state)
+        return 0
+    if sub == "ps":
+        running = up_projects.get(project, [])
+        if "json" in " ".join(args):
+            for service in running:
+                print(json.dumps({
+                    "Name": f"{project}-{service}-1", "Service": service, "Project": project,
+                    "State": "running", "Health": "healthy", "Status": "Up 1 minute (healthy)", "ExitCode": 0,
+                }))
+        else:
+            print("NAME\tSERVICE\tSTATUS")
+            for service in running:
+                print(f"{project}-{service}-1\t{service}\tUp 1 minute (healthy)")
+        return 0
+    return 0
+
+
+def docker(args: list[str]) -> int:
+    if args[:1] == ["compose"]:
+        return docker_compose(args[1:])
+    if args[:1] == ["version"] or args[:1] == ["--version"]:
+        print("Docker version 27.3.1, build pm-stand-in")
+        return 0
+    if args[:1] == ["info"]:
+        print("Server Version: 27.3.1\nStorage Driver: overlay2\nRunning on: pm stand-in")
+        return 0
+    if args[:1] == ["ps"]:
+        print("CONTAINER ID   IMAGE   COMMAND   CREATED   STATUS   PORTS   NAMES")
+        return 0
+    return 0
+
+
+# --- systemd, firewall, fail2ban, packages ---------------------------------------------------------
+
+def systemctl(args: list[str]) -> int:
+    verbs = [a for a in args if not a.startswith("-")]
+    verb = verbs[0] if verbs else ""
+    units = verbs[1:]
+    if verb == "is-active":
+        for _ in units or [""]:
+            print("active")
+    elif verb == "is-enabled":
+        for _ in units or [""]:
+            print("enabled")
+    elif verb == "status":
+        for unit in units:
+            print(f"* {unit} - pm stand-in\n     Loaded: loaded\n     Active: active (running)")
+    return 0
+
+
+def ufw(args: list[str]) -> int:
+    state = load_state()
+    rules: list[str] = state.setdefault("ufw_rules", [])
+    words = [a for a in args if a != "--force"]
+    verb = words[0] if words else ""
+    if verb in ("allow", "deny", "limit", "reject"):
+        rule = " ".join(words)
+        if rule not in rules:
+            rules.append(rule)
+        save_state(state)
+        print("Rule added")
+    elif verb == "enable":
+        state["ufw_enabled"] = True
+        save_state(state)
+        print("Firewall is active and enabled on system startup")
+    elif verb == "disable":
+        state["ufw_enabled"] = False
+        save_state(state)
+        print("Firewall stopped and disabled on system startup")
+    elif verb == "reset":
+        state["ufw_rules"] = []
+        save_state(state)
+    elif verb == "status":
+        active = "active" if state.get("ufw_enabled") else "inactive"
+        print(f"Status: {active}")
+        if active == "active" and rules:
+            print("\nTo                         Action      From\n--                         ------      ----")
+            for rule in rules:
+                action, _, target = rule.partition(" ")
+                print(f"{target:<27}{action.upper():<12}Anywhere")
+    return 0
+
+
+def fail2ban_client(args: list[str]) -> int:
+    if args[:1] == ["ping"]:
+        print("Server replied: pong")
+    elif args[:1] == ["status"] and len(args) == 1:
+        print("Status\n|- Number of jail:\t1\n`- Jail list:\tsshd")
+    elif args[:1] == ["status"]:
+        print(f"Status for the jail: {args[1]}\n|- Filter\n`- Actions\n   `- Currently banned:\t0")
+    return 0
+
+
+def apt_get(args: list[str]) -> int:
+    print("Reading package lists... Done")
+    if args[:1] == ["install"] or "install" in args:
+        print("Building dependency tree... Done\n0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.")
+    return 0
+
+
+def succeed(_args: list[str]) -> int:
+    return 0
+
+
+TOOLS = {
+    "docker": docker,
+    "docker-compose": docker_compose,
+    "systemctl": systemctl,
+    "ufw": ufw,
+    "fail2ban-client": fail2ban_client,
+    "apt-get": apt_get,
+    "apt": apt_get,
+}
+STAND_IN_NAMES = (*TOOLS, "service", "journalctl", "reboot", "shutdown", "hostnamectl", "timedatectl")
+
+
+def main(argv: list[str]) -> int:
+    tool = os.path.basename(argv[0])
+    args = argv[1:]
+    record(tool, args)
+    return TOOLS.get(tool, succeed)(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,1 @@
+"""In-process fakes of outside HTTP APIs, built from their documented request/response shapes."""
