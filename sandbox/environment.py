@@ -14,15 +14,13 @@ import os
 import secrets
 import shlex
 import signal
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from sandbox import daemon
-from sandbox.net import require_free, tcp_listening
+from sandbox.hostwinds_sim.process import SimulatorProcess
 from sandbox.openbao import DevServer, RaftCluster, _write_private
 from sandbox.settings import SandboxSettings
 from toolkit.errors import SetupError
@@ -118,38 +116,20 @@ class HostwindsService:
     settings: SandboxSettings
     name: str = "hostwinds-simulator"
 
-    @property
-    def state_dir(self) -> Path:
-        return self.settings.root / "hostwinds"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.hostwinds_port}/cloud/api.php"
-
-    def _spec(self, api_key: str = "") -> daemon.DaemonSpec:
-        return daemon.DaemonSpec(
-            name="hostwinds-sim",
-            argv=[sys.executable, "-m", "sandbox.hostwinds_sim", "--state-dir", str(self.state_dir),
-                  "--port", str(self.settings.hostwinds_port)],
-            state_dir=self.state_dir,
-            env={"HOSTWINDS_SIM_API_KEY": api_key},
-            ready=lambda: tcp_listening("127.0.0.1", self.settings.hostwinds_port),
-        )
+    def _process(self) -> SimulatorProcess:
+        api_key = _secret_file(self.settings.root / "hostwinds-api-key")
+        return SimulatorProcess(self.settings.root / "hostwinds", self.settings.hostwinds_port, api_key)
 
     def start(self) -> dict[str, str]:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        api_key = _secret_file(self.settings.root / "hostwinds-api-key")
-        spec = self._spec(api_key)
-        if daemon.running_pid(spec) is None:
-            require_free(self.settings.hostwinds_port, "the Hostwinds simulator")
-        daemon.start(spec)
-        return {"HOSTWINDS_API_URL": self.url, "HOSTWINDS_API_KEY": api_key}
+        process = self._process()
+        process.start()
+        return {"HOSTWINDS_API_URL": process.url, "HOSTWINDS_API_KEY": process.api_key}
 
     def stop(self) -> bool:
-        return daemon.stop(self._spec())
+        return self._process().stop()
 
     def running(self) -> bool:
-        return daemon.running_pid(self._spec()) is not None
+        return self._process().running()
 
 
 @dataclass

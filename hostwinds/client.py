@@ -1,0 +1,353 @@
+"""Hostwinds Cloud API client: every operation the toolkit needs, with limits, retries and redaction.
+
+Each call goes: circuit breaker -> rate limiter -> form POST -> JSON decode -> error check, retried with
+exponential backoff when (and only when) the failure is transient. ``add_instance`` is never re-sent blindly:
+a lost reply is resolved by looking the instance up by its unique label first (no double billing).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from hostwinds.breaker import CircuitBreaker
+from hostwinds.errors import (
+    AuthError,
+    CircuitOpenError,
+    DuplicateLabelError,
+    HostwindsError,
+    HostwindsTransientError,
+    InvalidServiceIdError,
+)
+from hostwinds.models import FirewallProfile, Instance, Location, Plan
+from hostwinds.parsing import ResultEntry, decode, mutation_results, raise_for_error, read_payload
+from hostwinds.polling import wait_for
+from hostwinds.ratelimit import RateLimiter
+from hostwinds.settings import ClientSettings
+from hostwinds.transport import FormValue, RequestsTransport, Transport, encode_form
+from toolkit.errors import TransientError, ValidationError
+from toolkit.redact import redact_mapping, scrub
+from toolkit.validate import domain
+
+log = logging.getLogger("hostwinds")
+
+_ACTION = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+_LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_SERVICEID = re.compile(r"^[0-9]{1,12}$")
+_KEY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+GONE_STATUSES = frozenset({"DELETED", "TERMINATED", "CANCELLED"})
+
+
+def _serviceid(value: object) -> str:
+    text = str(value) if isinstance(value, int | str) else ""
+    if not _SERVICEID.match(text):
+        raise ValidationError("serviceid", f"{value!r} must be the numeric Hostwinds service id")
+    return text
+
+
+def _label(value: object, field_name: str = "label") -> str:
+    if not isinstance(value, str) or not _LABEL.match(value):
+        raise ValidationError(field_name, f"{value!r} must be 1..63 lower-case letters, digits or hyphens "
+                                          "(e.g. pm-<tenant>-<generation>)")
+    return value
+
+
+def _nonempty(value: object, field_name: str) -> str:
+    if not isinstance(value, str | int) or not str(value).strip():
+        raise ValidationError(field_name, "must be a non-empty value")
+    return str(value).strip()
+
+
+def _key_name(value: object) -> str:
+    if not isinstance(value, str) or not _KEY_NAME.match(value):
+        raise ValidationError("ssh_key_name", f"{value!r} must be 1..64 characters of A-Z a-z 0-9 _ . -")
+    return value
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """What to create. ``label`` must be unique per account: it is how a re-run finds the instance."""
+
+    label: str
+    template: str
+    plan_id: str
+    location_id: str
+    ssh_key_names: tuple[str, ...] = ()
+    billing_cycle: str = "hourly"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def form(self) -> dict[str, FormValue]:
+        fields: dict[str, FormValue] = {
+            "template": _nonempty(self.template, "template"),
+            "rid": _nonempty(self.plan_id, "plan_id"),
+            "location_id": _nonempty(self.location_id, "location_id"),
+            "srvrname": _label(self.label),
+            "billingcycle": _nonempty(self.billing_cycle, "billing_cycle"),
+            "qty": "1",
+        }
+        if self.ssh_key_names:
+            fields["keys"] = [_key_name(name) for name in self.ssh_key_names]
+        fields.update(self.extra)
+        return fields
+
+
+class HostwindsClient:
+    def __init__(
+        self,
+        settings: ClientSettings,
+        transport: Transport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self._transport = transport or RequestsTransport(settings.url, settings.http_timeout)
+        self._clock = clock
+        self._sleep = sleep
+        self._limiter = RateLimiter(settings.rate_per_second, clock=clock, sleep=sleep)
+        self.breaker = CircuitBreaker(settings.breaker_threshold, settings.breaker_reset_after, clock=clock)
+
+    def __repr__(self) -> str:
+        return f"HostwindsClient(url={self.settings.url!r}, rate_per_second={self.settings.rate_per_second})"
+
+    # --- the one way out -------------------------------------------------------------------------
+
+    def call(self, action: str, params: Mapping[str, FormValue] | None = None, *, retry: bool = True) -> Any:
+        """POST one action and return the decoded reply; raises a typed error if it says ``error``."""
+        if not _ACTION.match(action):
+            raise ValidationError("action", f"{action!r} is not a snake_case API action name")
+        if not retry:
+            return self._send(action, params or {})
+        policy = self.settings.retry
+        retrying = Retrying(
+            stop=stop_after_attempt(policy.attempts),
+            wait=wait_exponential(multiplier=policy.base_delay, max=policy.max_delay),
+            retry=retry_if_exception(_retryable),
+            sleep=self._sleep,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        return retrying(self._send, action, params or {})
+
+    def _send(self, action: str, params: Mapping[str, FormValue]) -> Any:
+        self.breaker.before_call()
+        self._limiter.acquire()
+        fields = encode_form({"action": action, "API": self.settings.api_key.reveal(), **params})
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("hostwinds -> %s %s", action, scrub(str(redact_mapping(dict(params)))))
+        try:
+            reply = self._transport.post(fields, action)
+            payload = decode(reply.text, action)
+            raise_for_error(payload, action)
+        except (HostwindsTransientError, AuthError) as exc:
+            self.breaker.record_failure()
+            log.warning("hostwinds %s failed: %s", action, scrub(str(exc)))
+            raise
+        except HostwindsError as exc:
+            # The API answered and refused: the service itself is healthy.
+            self.breaker.record_success()
+            log.info("hostwinds %s refused: %s", action, scrub(str(exc)))
+            raise
+        self.breaker.record_success()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("hostwinds <- %s %s", action, scrub(str(_redact_payload(payload)))[:2000])
+        return payload
+
+    def read(self, action: str, params: Mapping[str, FormValue] | None = None) -> Any:
+        return read_payload(self.call(action, params), action)
+
+    def mutate(self, action: str, params: Mapping[str, FormValue] | None = None, *,
+               retry: bool = True) -> list[ResultEntry]:
+        return mutation_results(self.call(action, params, retry=retry), action)
+
+    # --- discovery ---------------------------------------------------------------------------------
+
+    def list_instances(self, location_id: str | None = None) -> list[Instance]:
+        params: dict[str, FormValue] = {"location_id": location_id} if location_id else {}
+        payload = self.read("get_instances", params)
+        if isinstance(payload, Mapping):
+            payload = list(payload.values())
+        if not isinstance(payload, list):
+            raise HostwindsError(f"Hostwinds get_instances: expected a list, got {type(payload).__name__}")
+        return [Instance.from_api(item) for item in payload if isinstance(item, Mapping)]
+
+    def get_instance(self, serviceid: str | int) -> Instance:
+        payload = self.read("get_instance", {"serviceid": _serviceid(serviceid)})
+        if isinstance(payload, list) and len(payload) == 1:
+            payload = payload[0]
+        if not isinstance(payload, Mapping):
+            raise HostwindsError(f"Hostwinds get_instance: expected an object, got {type(payload).__name__}")
+        return Instance.from_api(payload)
+
+    def find_by_label(self, label: str) -> Instance | None:
+        """The one live instance whose ``srvrname`` is ``label``; None if there is none."""
+        wanted = _label(label)
+        matches = [i for i in self.list_instances() if i.label == wanted and i.status not in GONE_STATUSES]
+        if len(matches) > 1:
+            ids = ", ".join(i.serviceid for i in matches)
+            raise DuplicateLabelError(f"{len(matches)} instances are labelled {wanted!r} (serviceids {ids}); "
+                                      "terminate the extra ones by hand")
+        return matches[0] if matches else None
+
+    def get_instance_ips(self, serviceid: str | int) -> list[str]:
+        payload = self.read("get_instance_ips", {"serviceid": _serviceid(serviceid)})
+        entries = payload.get("IP Addresses", []) if isinstance(payload, Mapping) else payload
+        if not isinstance(entries, list):
+            return []
+        return [str(e.get("ip")) if isinstance(e, Mapping) else str(e) for e in entries]
+
+    def list_locations(self) -> list[Location]:
+        payload = self.read("get_locations")
+        if isinstance(payload, Mapping):
+            return [Location.from_api(v if isinstance(v, Mapping) else {"name": v}, str(k))
+                    for k, v in payload.items()]
+        return [Location.from_api(item) for item in payload if isinstance(item, Mapping)]
+
+    def list_plans(self) -> list[Plan]:
+        payload = self.read("get_price_list")
+        if isinstance(payload, Mapping):
+            return [Plan.from_api(v, str(k)) for k, v in payload.items() if isinstance(v, Mapping)]
+        return [Plan.from_api(item) for item in payload if isinstance(item, Mapping)]
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    def create_instance(self, request: CreateRequest) -> Instance:
+        """Create (or adopt) the instance labelled ``request.label`` and wait until it is ready."""
+        form = request.form()
+        existing = self.find_by_label(request.label)
+        if existing is not None:
+            log.info("hostwinds: adopting existing instance %s labelled %s", existing.serviceid, request.label)
+            return self.wait_ready(existing.serviceid)
+        policy = self.settings.retry
+        for attempt in range(1, policy.attempts + 1):
+            try:
+                self.mutate("add_instance", form, retry=False)
+                break
+            except TransientError as exc:
+                if isinstance(exc, CircuitOpenError) or attempt == policy.attempts:
+                    raise
+                # The reply may be lost while the instance exists: look before sending again.
+                log.warning("hostwinds add_instance %s: %s; checking whether it was created", request.label, exc)
+                self._sleep(policy.delay_before(attempt + 1))
+                found = self._await_label(request.label, self.settings.lost_create_grace)
+                if found is not None:
+                    log.info("hostwinds: create reply was lost; adopting %s", found.serviceid)
+                    return self.wait_ready(found.serviceid)
+        created = self._await_label(request.label, self.settings.poll.timeout)
+        if created is None:
+            raise HostwindsError(f"Hostwinds add_instance replied success but no instance labelled "
+                                 f"{request.label!r} appeared within {self.settings.poll.timeout:g} s")
+        return self.wait_ready(created.serviceid)
+
+    def _await_label(self, label: str, timeout: float) -> Instance | None:
+        deadline = self._clock() + timeout
+        while True:
+            try:
+                found = self.find_by_label(label)
+            except HostwindsTransientError:
+                found = None
+            if found is not None or self._clock() >= deadline:
+                return found
+            self._sleep(self.settings.poll.interval)
+
+    def wait_ready(self, serviceid: str | int) -> Instance:
+        """Poll until status is ACTIVE with an empty task_state."""
+        sid = _serviceid(serviceid)
+        return wait_for(lambda: self.get_instance(sid), lambda i: i.ready, f"instance {sid} to become ACTIVE",
+                        self.settings.poll, self._clock, self._sleep)
+
+    def terminate(self, serviceid: str | int, wait: bool = True) -> None:
+        """Terminate (irreversible). Idempotent: an instance that is already gone is not an error."""
+        sid = _serviceid(serviceid)
+        try:
+            self.mutate("terminate", {"serviceid": sid})
+        except InvalidServiceIdError:
+            if self._exists(sid):
+                raise
+            log.info("hostwinds: instance %s is already gone", sid)
+            return
+        if wait:
+            wait_for(lambda: self._exists(sid), lambda exists: not exists, f"instance {sid} to be terminated",
+                     self.settings.poll, self._clock, self._sleep)
+
+    def _exists(self, sid: str) -> bool:
+        return any(i.serviceid == sid and i.status not in GONE_STATUSES for i in self.list_instances())
+
+    def reinstall(self, serviceid: str | int, template: str, wait: bool = True) -> Instance | None:
+        sid = _serviceid(serviceid)
+        self.mutate("reinstall_instance", {"serviceid": sid, "template": _nonempty(template, "template")})
+        return self.wait_ready(sid) if wait else None
+
+    def rename(self, serviceid: str | int, label: str, wait: bool = True) -> Instance | None:
+        """Change the label (``edit_instance`` with ``srvrname``); waits until the API shows it."""
+        sid = _serviceid(serviceid)
+        new_label = _label(label)
+        self.mutate("edit_instance", {"serviceid": sid, "srvrname": new_label})
+        if not wait:
+            return None
+        return wait_for(lambda: self.get_instance(sid), lambda i: i.label == new_label,
+                        f"instance {sid} to be labelled {new_label!r}", self.settings.poll, self._clock, self._sleep)
+
+    def power(self, serviceid: str | int, action: str) -> None:
+        if action not in ("boot", "shutdown", "reboot"):
+            raise ValidationError("action", f"{action!r} must be boot, shutdown or reboot")
+        self.mutate(action, {"serviceid": _serviceid(serviceid)})
+
+    # --- networking -----------------------------------------------------------------------------------
+
+    def set_rdns(self, serviceid: str | int, ip: str, rdns: str) -> None:
+        try:
+            address = str(ipaddress.ip_address(ip))
+        except ValueError:
+            raise ValidationError("ip", f"{ip!r} is not an IP address") from None
+        self.mutate("set_rdns", {"serviceid": _serviceid(serviceid), "ip": address, "rdns": domain(rdns, "rdns")})
+
+    def get_firewall_profile(self, serviceid: str | int) -> FirewallProfile:
+        return FirewallProfile.from_api(self.read("get_instance_firewall_profile",
+                                                  {"serviceid": _serviceid(serviceid)}))
+
+    def set_firewall_profile(self, serviceid: str | int, name: str, wait: bool = True) -> None:
+        sid = _serviceid(serviceid)
+        profile = _nonempty(name, "firewall_profile")
+        self.mutate("set_instance_firewall", {"serviceid": sid, "name": profile})
+        if wait:
+            wait_for(lambda: self.get_firewall_profile(sid), lambda p: p.name == profile,
+                     f"instance {sid} to use firewall profile {profile!r}", self.settings.poll,
+                     self._clock, self._sleep)
+
+    # --- ssh keys ---------------------------------------------------------------------------------------
+
+    def add_ssh_key(self, name: str, public_key: str) -> None:
+        key_line = _nonempty(public_key, "public_key")
+        if not key_line.startswith(("ssh-", "ecdsa-", "sk-")) or len(key_line.split()) < 2:
+            raise ValidationError("public_key", "must be an OpenSSH public key line (ssh-ed25519 AAAA...)")
+        self.mutate("add_ssh_key", {"name": _key_name(name), self.settings.ssh_key_field: key_line})
+
+    def delete_ssh_key(self, name: str) -> None:
+        self.mutate("delete_ssh_key", {"name": _key_name(name)})
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, TransientError) and not isinstance(exc, CircuitOpenError)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    outcome = state.outcome
+    error = outcome.exception() if outcome is not None else None
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    log.warning("hostwinds: try %d failed (%s); retrying in %.1f s", state.attempt_number,
+                scrub(str(error)), wait)
+
+
+def _redact_payload(payload: Any) -> Any:
+    if isinstance(payload, Mapping):
+        return redact_mapping(payload)
+    if isinstance(payload, list):
+        return [_redact_payload(item) for item in payload]
+    return payload

@@ -1,0 +1,84 @@
+"""Settings of the Hostwinds client: endpoint, key, timeouts, limits, retry and polling policies.
+
+Every value the product fixes (2 requests/s, 3 tries doubling from 1 s capped at 30 s, breaker after 5 failures
+for 60 s, polling every 30 s up to 30 min) is a default here, overridable for tests and the sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from toolkit.errors import ConfigError
+from toolkit.redact import REDACTOR, Secret
+
+DEFAULT_URL = "https://clients.hostwinds.com/cloud/api.php"
+ENV_API_KEY = "HOSTWINDS_API_KEY"
+ENV_API_URL = "HOSTWINDS_API_URL"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ConfigError("retry.attempts", f"must be at least 1, got {self.attempts}")
+        if self.base_delay < 0 or self.max_delay < 0:
+            raise ConfigError("retry.base_delay", "delays must not be negative")
+
+    def delay_before(self, attempt: int) -> float:
+        """Seconds to wait before try number ``attempt`` (2, 3, ...): base, 2*base, 4*base, ... capped."""
+        return float(min(self.max_delay, self.base_delay * 2 ** (attempt - 2)))
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    interval: float = 30.0
+    timeout: float = 1800.0
+
+    def __post_init__(self) -> None:
+        if self.interval < 0:
+            raise ConfigError("poll.interval", f"must not be negative, got {self.interval}")
+        if self.timeout <= 0:
+            raise ConfigError("poll.timeout", f"must be positive, got {self.timeout}")
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    api_key: Secret
+    url: str = DEFAULT_URL
+    http_timeout: float = 30.0
+    rate_per_second: float = 2.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    breaker_threshold: int = 5
+    breaker_reset_after: float = 60.0
+    poll: PollSettings = field(default_factory=PollSettings)
+    # [guess] in the API contract: the form field carrying the public key in add_ssh_key.
+    ssh_key_field: str = "key"
+    # After a create call failed transiently, how long to look for the instance by label before re-sending.
+    lost_create_grace: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.api_key, Secret) or not self.api_key.reveal().strip():
+            raise ConfigError("api_key", "must be a non-empty Secret (set HOSTWINDS_API_KEY)")
+        if not self.url.startswith(("https://", "http://127.", "http://localhost")):
+            raise ConfigError("url", f"{self.url!r} must be https (plain http only for a loopback simulator)")
+        if self.rate_per_second <= 0:
+            raise ConfigError("rate_per_second", f"must be positive, got {self.rate_per_second}")
+        if self.http_timeout <= 0:
+            raise ConfigError("http_timeout", f"must be positive, got {self.http_timeout}")
+        if self.breaker_threshold < 1:
+            raise ConfigError("breaker_threshold", f"must be at least 1, got {self.breaker_threshold}")
+        REDACTOR.register(self.api_key)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> ClientSettings:
+        """Settings with the key (and optionally the URL) from HOSTWINDS_API_KEY / HOSTWINDS_API_URL."""
+        key = os.environ.get(ENV_API_KEY, "")
+        if not key:
+            raise ConfigError(ENV_API_KEY, "is not set; export the Hostwinds API key")
+        url = os.environ.get(ENV_API_URL, DEFAULT_URL)
+        return cls(api_key=Secret(key), url=url, **overrides)  # type: ignore[arg-type]
