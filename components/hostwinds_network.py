@@ -1,0 +1,88 @@
+"""Two small Hostwinds resources around the VPS: a registered SSH key and the instance's mail networking.
+
+``SshKey``: an account-level SSH public key under a name (``add_ssh_key``), referred to by name when an instance
+is created. Changing the key or its name replaces it.
+
+``MailNetworking``: reverse DNS (PTR) of the main IP to ``mail.<domain>`` and the mail firewall profile
+(25, 465, 587, 993, 443, 22). ``set_rdns`` is asynchronous and the API shows no way to read it back, so the
+resource re-sends it whenever IP, name or profile change; the DNS verification confirms the PTR end to end.
+
+Both read the API key from ``HOSTWINDS_API_KEY`` at run time (never an input, never in state), like ``Instance``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi.dynamic
+
+from components.hostwinds_instance import client_from
+
+
+class _SshKeyProvider(pulumi.dynamic.ResourceProvider):
+    serialize_as_secret_always = False
+
+    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+        client = client_from(props)
+        client.add_ssh_key(str(props["name"]), str(props["public_key"]))
+        return pulumi.dynamic.CreateResult(id_=str(props["name"]), outs=dict(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        replaces = [key for key in ("name", "public_key") if olds.get(key) != news.get(key)]
+        return pulumi.dynamic.DiffResult(changes=bool(replaces), replaces=replaces, delete_before_replace=True)
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        client_from(props).delete_ssh_key(id_)
+
+
+class SshKey(pulumi.dynamic.Resource, module="hostwinds", name="SshKey"):
+    """An SSH public key registered with the Hostwinds account under ``name``."""
+
+    name: pulumi.Output[str]
+
+    def __init__(
+        self, resource_name: str, *, name: pulumi.Input[str], public_key: pulumi.Input[str],
+        api_url: pulumi.Input[str] | None = None, opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            _SshKeyProvider(), resource_name, {"name": name, "public_key": public_key, "api_url": api_url}, opts
+        )
+
+
+class _MailNetworkingProvider(pulumi.dynamic.ResourceProvider):
+    serialize_as_secret_always = False
+
+    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+        client = client_from(props)
+        client.set_firewall_profile(str(props["serviceid"]), str(props["firewall_profile"]))
+        client.set_rdns(str(props["serviceid"]), str(props["ip"]), str(props["rdns"]))
+        return dict(props)
+
+    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+        return pulumi.dynamic.CreateResult(id_=f"{props['serviceid']}-network", outs=self._apply(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        keys = ("ip", "rdns", "firewall_profile")
+        changed = [key for key in keys if olds.get(key) != news.get(key)]
+        replaces = ["serviceid"] if olds.get("serviceid") != news.get("serviceid") else []
+        return pulumi.dynamic.DiffResult(changes=bool(changed or replaces), replaces=replaces)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
+        return pulumi.dynamic.UpdateResult(outs=self._apply(news))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None  # PTR and firewall go with the instance
+
+
+class MailNetworking(pulumi.dynamic.Resource, module="hostwinds", name="MailNetworking"):
+    """PTR of the VPS's main IP and its firewall profile."""
+
+    def __init__(
+        self, resource_name: str, *, serviceid: pulumi.Input[str], ip: pulumi.Input[str], rdns: pulumi.Input[str],
+        firewall_profile: pulumi.Input[str] = "mail", api_url: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {"serviceid": serviceid, "ip": ip, "rdns": rdns, "firewall_profile": firewall_profile,
+                 "api_url": api_url}
+        super().__init__(_MailNetworkingProvider(), resource_name, props, opts)
