@@ -5,42 +5,14 @@ Skipped (with the reason printed) when no ``pulumi`` CLI is found, unless CI=tru
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from sandbox.hostwinds_sim.server import SimulatorServer
+from tests.e2e.engine import pulumi, pulumi_env, python_project
 from tests.fixtures.hostwinds import HW_API_KEY
-
-REPO = Path(__file__).resolve().parents[2]
-ENGINE_GLOB = str(Path.home() / ".cache/pm-toolkit/pulumi-engine/*/bin/pulumi")
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    print(f"SKIP: {reason}")
-    pytest.skip(reason)
-
-
-def find_pulumi() -> str:
-    """The pulumi CLI whose directory (or PATH) also holds the Python language host."""
-    candidates = sorted(glob.glob(ENGINE_GLOB)) or [p for p in [shutil.which("pulumi")] if p]
-    if not candidates:
-        _skip_or_fail(f"pulumi CLI not found (looked in {ENGINE_GLOB} and PATH); "
-                      "run scripts/install-pulumi-engine.sh")
-    pulumi = candidates[-1]
-    if not (Path(pulumi).parent / "pulumi-language-python").exists() and not shutil.which("pulumi-language-python"):
-        _skip_or_fail(f"{pulumi} has no pulumi-language-python next to it or on PATH (engine build incomplete?)")
-    return pulumi
-
 
 PROGRAM = textwrap.dedent("""\
     import os
@@ -61,35 +33,15 @@ PROGRAM = textwrap.dedent("""\
 
 
 def test_up_refresh_destroy(hw_sim: SimulatorServer, tmp_path: Path) -> None:
-    pulumi = find_pulumi()
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "Pulumi.yaml").write_text(
-        "name: pm-hostwinds-e2e\n"
-        f"runtime:\n  name: python\n  options:\n    virtualenv: {sys.prefix}\n"
-    )
-    (project / "__main__.py").write_text(PROGRAM)
+    project = python_project(tmp_path / "project", "pm-hostwinds-e2e", PROGRAM)
     label = "pm-e2e-" + os.urandom(3).hex()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(pulumi).parent}:{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-        "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
-        "PULUMI_HOME": str(tmp_path / "pulumi-home"),
-        "PULUMI_CONFIG_PASSPHRASE": "e2e-passphrase",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PYTHONPATH": str(REPO),
-        "HOSTWINDS_API_KEY": HW_API_KEY,
-        "PM_E2E_LABEL": label,
-        "PM_E2E_API_URL": hw_sim.url,
-    }
+    env = pulumi_env(tmp_path / "state", {
+        "HOSTWINDS_API_KEY": HW_API_KEY, "PM_E2E_LABEL": label, "PM_E2E_API_URL": hw_sim.url,
+    })
     (tmp_path / "state").mkdir()
 
     def run(*args: str) -> str:
-        done = subprocess.run([pulumi, *args, "--non-interactive"], cwd=project, env=env, capture_output=True,
-                              text=True, timeout=300)
-        assert done.returncode == 0, f"pulumi {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-        return done.stdout
+        return pulumi(project, env, *args).stdout
 
     def instances() -> list[dict[str, object]]:
         return [i.to_api(hw_sim.settings) for i in hw_sim.model.instances.values() if i.srvrname == label]
