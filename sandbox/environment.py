@@ -24,6 +24,9 @@ from sandbox.hostwinds_sim.process import SimulatorProcess
 from sandbox.openbao import DevServer, RaftCluster, _write_private
 from sandbox.settings import SandboxSettings
 from toolkit.errors import SetupError
+from toolkit.redact import Secret
+from vault.bootstrap import bootstrap
+from vault.client import VaultClient, VaultConfig
 
 if TYPE_CHECKING:
     from sandbox.bind import BindServer
@@ -62,9 +65,8 @@ class VaultService:
         server = self._server()
         server.start()
         addresses = server.addresses if isinstance(server, RaftCluster) else [server.address]
-        from vault.bootstrap import bootstrap_sandbox
-
-        bootstrap_sandbox(addresses[0], server.root_token)
+        with VaultClient(VaultConfig(addresses=tuple(addresses), token=Secret(server.root_token))) as client:
+            bootstrap(client)
         return {
             "VAULT_ADDR": addresses[0],
             "VAULT_ADDRS": ",".join(addresses),
