@@ -2,6 +2,7 @@
 
     invoke --list                 every task
     invoke sandbox.up|down|status the local sandbox
+    invoke tenant.new             scaffold a tenant stack
 """
 
 from __future__ import annotations
@@ -11,11 +12,8 @@ import importlib
 from invoke import Collection
 
 namespace = Collection()
-for _name in ("sandbox", "tenant", "dns", "apikey", "ci"):
-    try:
-        _module = importlib.import_module(f"tasks_lib.{_name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"tasks_lib.{_name}":
-            raise
-        continue
-    namespace.add_collection(Collection.from_module(_module), name=_name)
+for _name, _module_name in (
+    ("sandbox", "sandbox"), ("tenant", "tenant"), ("dns", "dns"), ("apikey", "apikey"), ("vault", "vault"),
+    ("dr", "dr_drill"), ("ci", "ci"),
+):
+    namespace.add_collection(Collection.from_module(importlib.import_module(f"tasks_lib.{_module_name}")), name=_name)

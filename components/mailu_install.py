@@ -93,7 +93,7 @@ class MailuInstallArgs:
     host: pulumi.Input[str]
     tenant_id: str
     mailu_config: MailuConfig
-    secret_refs: SecretRefs
+    secret_refs: SecretRefs | pulumi.Input[dict[str, Any]]  # an Output dict when versions come from resources
     secrets_loader: str
     port: pulumi.Input[int] = 22
     known_hosts: pulumi.Input[list[str]] = field(default_factory=list)
@@ -111,7 +111,9 @@ class MailuInstallArgs:
             "tenant_public_keys": self.tenant_public_keys,
             "mailu_config": self.mailu_config.as_dict(),
             "config_digest": self.mailu_config.digest(),
-            "secret_refs": self.secret_refs.as_dict(),
+            "secret_refs": (
+                self.secret_refs.as_dict() if isinstance(self.secret_refs, SecretRefs) else self.secret_refs
+            ),
             "secrets_loader": self.secrets_loader,
             "health_timeout": self.health_timeout,
         }

@@ -150,6 +150,10 @@ class MailuConfig:
             values["hostnames"] = tuple(values["hostnames"])
         if "extra_env" in values:
             values["extra_env"] = tuple((str(k), str(v)) for k, v in values["extra_env"])
+        # Pulumi carries every number as a double: 50000000 comes back as 50000000.0.
+        size = values.get("message_size_limit")
+        if isinstance(size, float) and size.is_integer():
+            values["message_size_limit"] = int(size)
         return cls(**values)
 
     @classmethod

@@ -76,8 +76,13 @@ class SecretRefs:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SecretRefs:
+        values = dict(data)
+        for key in [k for k in values if k.endswith("_version")]:
+            value = values[key]
+            if isinstance(value, float) and value.is_integer():  # Pulumi carries numbers as doubles
+                values[key] = int(value)
         try:
-            return cls(**data)
+            return cls(**values)
         except TypeError as exc:
             raise ConfigError("secret_refs", str(exc)) from None
 

@@ -221,6 +221,35 @@ class RaftCluster:
             if pending:
                 time.sleep(0.2)
         self.wait_for_leader(deadline - time.monotonic())
+        if self.nodes > 1:
+            self.wait_for_voters(deadline - time.monotonic())
+
+    def wait_for_voters(self, timeout: float) -> None:
+        """Wait until every node is a raft voter. Autopilot joins new nodes as non-voters and promotes them
+        after its stabilization time; killing the leader before that leaves no quorum (no new leader ever)."""
+        deadline = time.monotonic() + max(timeout, 1.0)
+        headers = {"X-Vault-Token": self.root_token}
+        configured = False
+        while time.monotonic() < deadline:
+            leader = self.leader_index()
+            if leader is not None:
+                base = f"{self.address(leader)}/v1/sys/storage/raft"
+                try:
+                    if not configured:
+                        requests.post(f"{base}/autopilot/configuration", headers=headers, timeout=5,
+                                      json={"server_stabilization_time": "1s"}).raise_for_status()
+                        configured = True
+                    reply = requests.get(f"{base}/configuration", headers=headers, timeout=5)
+                    servers = reply.json()["data"]["config"]["servers"]
+                    if len(servers) == self.nodes and all(s.get("voter") for s in servers):
+                        return
+                except (requests.RequestException, KeyError, ValueError):
+                    pass
+            time.sleep(0.2)
+        raise SetupError(
+            "OpenBao raft cluster", f"not all {self.nodes} nodes became raft voters",
+            f"read the logs under {self.state_dir}",
+        )
 
     def leader_index(self) -> int | None:
         for i in range(self.nodes):

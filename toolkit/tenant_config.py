@@ -68,6 +68,26 @@ class DnsSettings(_Strict):
         return self
 
 
+class HostwindsSettings(_Strict):
+    api_url: str | None = None
+    plan_id: str | None = Field(default=None, min_length=1)
+    firewall_profile: str = Field(default="mail", min_length=1)
+    poll_interval: float = Field(default=30.0, gt=0, le=600)
+    poll_timeout: float = Field(default=1800.0, gt=0, le=7200)
+    vps_generation: int = Field(default=1, ge=1)
+
+    @field_validator("api_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and urlparse(value).scheme not in ("http", "https"):
+            raise ValueError(f"{value!r} must be an http(s):// URL")
+        return value
+
+
+# Hostwinds plan ids per size tier [guess: the public material gives no plan ids; override with hostwinds.plan_id]
+SIZE_PLAN_IDS: dict[str, str] = {"small": "1002", "medium": "1003", "large": "1004"}
+
+
 class TenantConfig(_Strict):
     tenant_id: str
     domain: str
@@ -80,9 +100,11 @@ class TenantConfig(_Strict):
     dmarc_rua: str | None = None
     spf_includes: tuple[str, ...] = ()
     ssh_key_type: Literal["rsa4096", "ed25519"] = "rsa4096"
-    dkim_selector: str | None = None
+    dkim_selector: str
     vault_addrs: tuple[str, ...] = Field(min_length=1)
     purge_secrets_on_destroy: bool = False
+    hostwinds: HostwindsSettings = Field(default_factory=HostwindsSettings)
+    ptr_check: Literal["dns", "hostwinds", "skip"] = "dns"
 
     @field_validator("tenant_id")
     @classmethod
@@ -96,8 +118,8 @@ class TenantConfig(_Strict):
 
     @field_validator("dkim_selector")
     @classmethod
-    def _selector(cls, value: str | None) -> str | None:
-        return None if value is None else _check(validate.dkim_selector, value)
+    def _selector(cls, value: str) -> str:
+        return _check(validate.dkim_selector, value)
 
     @field_validator("spf_includes")
     @classmethod
@@ -128,6 +150,15 @@ class TenantConfig(_Strict):
     @property
     def mail_host(self) -> str:
         return f"mail.{self.domain}"
+
+    @property
+    def plan_id(self) -> str:
+        return self.hostwinds.plan_id or SIZE_PLAN_IDS[self.size]
+
+    @property
+    def vps_label(self) -> str:
+        """Unique Hostwinds label of the tenant's current VPS (the generation changes on migration)."""
+        return f"pm-{self.tenant_id}-{self.hostwinds.vps_generation}"
 
     @property
     def tenant_user(self) -> str:

@@ -16,6 +16,8 @@ def good() -> dict[str, Any]:
         "domain": "acme.sandbox.test",
         "dns": {"provider": "rfc2136", "server": "127.0.0.1", "port": 15353, "tsig_key_name": "sandbox-key"},
         "vault_addrs": ["http://127.0.0.1:18200"],
+        "dkim_selector": "pm20261125",
+        "hostwinds": {},
     }
 
 
@@ -50,9 +52,13 @@ CATALOGUE = [
     ("ttl", 5, "pm:ttl", "greater than or equal to 60"),
     ("dmarc_stage", "strict", "pm:dmarc_stage", "'none', 'quarantine' or 'reject'"),
     ("dmarc_rua", "not-an-address", "pm:dmarc_rua", "e-mail address"),
-    ("spf_includes", ["_spf.google.com", "bad domain"], "pm:spf_includes", "letters, digits"),
+    ("spf_includes", ["_spf.google.com", "bad domain.com"], "pm:spf_includes", "letters, digits"),
     ("ssh_key_type", "dsa", "pm:ssh_key_type", "'rsa4096' or 'ed25519'"),
     ("dkim_selector", "Bad_Selector", "pm:dkim_selector", "lower-case"),
+    ("dkim_selector", _DELETE, "pm:dkim_selector", "is required"),
+    ("hostwinds.poll_interval", 0, "pm:hostwinds.poll_interval", "greater than 0"),
+    ("hostwinds.api_url", "ftp://x", "pm:hostwinds.api_url", "http(s)://"),
+    ("ptr_check", "maybe", "pm:ptr_check", "'dns', 'hostwinds' or 'skip'"),
     ("vault_addrs", [], "pm:vault_addrs", "at least 1"),
     ("vault_addrs", ["vault.internal:8200"], "pm:vault_addrs", "http(s)://"),
     ("dns.provider", "route53", "pm:dns.provider", "'rfc2136', 'cloudflare' or 'manual'"),

@@ -1,0 +1,248 @@
+"""`invoke vault.backup|restore|backup-status`: encrypted raft snapshots of Vault (logic in vault.backup).
+
+Connection settings come from the environment: VAULT_ADDRS (or VAULT_ADDR) and VAULT_TOKEN; when neither
+address is set, the sandbox's .sandbox/env is read. Backup settings: PM_BACKUP_DEST (directory or
+s3://bucket/prefix), PM_BACKUP_S3_ENDPOINT, PM_BACKUP_KEY_FILE or PM_BACKUP_KEY (base64 of 32 bytes).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json as jsonlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sandbox.settings import SandboxSettings
+from toolkit.errors import ToolkitError
+from toolkit.redact import REDACTOR, Secret, scrub
+from vault.backup import (
+    BackupKey,
+    BackupStore,
+    VaultEndpoint,
+    assess,
+    create_backup,
+    latest_backup,
+    list_backups,
+    load_unseal_keys,
+    open_store,
+    prune,
+    restore_backup,
+)
+from vault.backup.backup import incomplete_backups
+from vault.backup.restore import UNSEAL_KEYS_ENV, UNSEAL_KEYS_FILE_ENV
+
+console = Console(log_path=False)
+
+DEST_HELP = "backup destination: a directory or s3://bucket/prefix (default: $PM_BACKUP_DEST, else .sandbox/backups)"
+S3_HELP = "S3-compatible endpoint URL (default: $PM_BACKUP_S3_ENDPOINT; AWS when unset)"
+KEY_HELP = "file holding the backup key (default: $PM_BACKUP_KEY_FILE, else $PM_BACKUP_KEY base64)"
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def connection_env() -> tuple[dict[str, str], bool]:
+    """The process environment, completed from the sandbox's env file when no Vault address is set.
+    Returns (env, from_sandbox)."""
+    env = dict(os.environ)
+    if env.get("VAULT_ADDRS") or env.get("VAULT_ADDR"):
+        return env, False
+    settings = SandboxSettings.from_env()
+    if not settings.env_file.exists():
+        return env, False
+    from sandbox.environment import read_env
+
+    return {**read_env(settings), **env}, True
+
+
+def backup_key(key_file: str, env: Mapping[str, str], from_sandbox: bool) -> BackupKey:
+    if key_file or env.get("PM_BACKUP_KEY_FILE") or env.get("PM_BACKUP_KEY"):
+        return BackupKey.load(key_file or None, env)
+    if not from_sandbox:
+        return BackupKey.load(None, env)  # raises with the list of ways to give a key
+    path = SandboxSettings.from_env().root / "backup.key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(BackupKey.generate().to_base64() + "\n")
+        console.print(f"[yellow]sandbox: created a backup key in {path} (mode 0600)[/]")
+    return BackupKey.from_file(path)
+
+
+def store_for(dest: str, s3_endpoint: str, env: Mapping[str, str]) -> BackupStore:
+    target = dest or env.get("PM_BACKUP_DEST") or str(SandboxSettings.from_env().root / "backups")
+    return open_store(target, s3_endpoint=s3_endpoint or env.get("PM_BACKUP_S3_ENDPOINT") or None)
+
+
+def source_unseal_keys(path: str, env: Mapping[str, str], from_sandbox: bool) -> list[str]:
+    """--unseal-keys-file, env, the sandbox raft init file, or a hidden prompt (one key per line)."""
+    if path or env.get(UNSEAL_KEYS_FILE_ENV) or env.get(UNSEAL_KEYS_ENV):
+        return load_unseal_keys(path or None, env)
+    sandbox_init = SandboxSettings.from_env().root / "openbao-raft" / "init.json"
+    if from_sandbox and sandbox_init.exists():
+        return load_unseal_keys(sandbox_init, env)
+    if sys.stdin.isatty():
+        console.print("Enter the SOURCE cluster's unseal keys (hidden), an empty line to finish:")
+        keys: list[str] = []
+        while key := getpass.getpass(f"unseal key {len(keys) + 1}: ").strip():
+            keys.append(key)
+        REDACTOR.register(*keys)
+        return keys
+    return load_unseal_keys(None, env)  # raises naming the options
+
+
+def fail(exc: ToolkitError, code: int = 2) -> Exit:
+    console.print(f"[red]FAILED[/] {type(exc).__name__}: {scrub(str(exc))}")
+    return Exit(code=code)
+
+
+class Reporter:
+    """rich progress: a spinner line per step and a counter of secrets processed."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._step = progress.add_task("starting", total=None)
+        self._secrets = progress.add_task("secrets", total=None, visible=False)
+
+    def step(self, message: str) -> None:
+        self._progress.update(self._step, description=message)
+        self._progress.console.log(message)
+
+    def tick(self, count: int) -> None:
+        self._progress.update(self._secrets, advance=count, visible=True)
+
+
+@contextmanager
+def reporting() -> Iterator[Reporter]:
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        yield Reporter(progress)
+
+
+def _table(title: str, rows: Mapping[str, object]) -> Table:
+    table = Table(title=title, show_header=False)
+    for label, value in rows.items():
+        table.add_row(label, str(value))
+    return table
+
+
+def _timings(timings: Mapping[str, float]) -> str:
+    return ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+
+
+# ------------------------------------------------------------------------------------------------- tasks
+@task(help={
+    "dest": DEST_HELP, "s3_endpoint": S3_HELP, "key_file": KEY_HELP,
+    "no_prune": "keep every backup (skip the 30 daily + 12 monthly retention)",
+    "no_canary": "do not write the canary secrets before the snapshot (restores are then not provable)",
+})
+def backup(c: Context, dest: str = "", s3_endpoint: str = "", key_file: str = "", no_prune: bool = False,
+           no_canary: bool = False) -> None:
+    """Take an encrypted raft snapshot of Vault, verify it, store it, apply retention."""
+    env, from_sandbox = connection_env()
+    try:
+        key = backup_key(key_file, env, from_sandbox)
+        store = store_for(dest, s3_endpoint, env)
+        endpoint = VaultEndpoint.from_env(env)
+        with reporting() as rep:
+            result = create_backup(endpoint, store, key, canaries=not no_canary, step=rep.step, tick=rep.tick)
+            pruned = [] if no_prune else prune(store)
+    except ToolkitError as exc:
+        raise fail(exc) from None
+    m = result.manifest
+    console.print(_table(f"backup {m.name} [green]OK[/]", {
+        "destination": result.destination,
+        "snapshot": f"{m.plaintext_bytes:,} bytes, sha256 {m.plaintext_sha256}",
+        "blob": f"{m.ciphertext_bytes:,} bytes, sha256 {m.ciphertext_sha256}",
+        "key id": m.key_id,
+        "secrets recorded": f"{len(m.secrets):,} ({', '.join(m.secret_mounts)}); canaries {len(m.canaries)}",
+        "timings": _timings(result.timings),
+        "pruned": ", ".join(pruned) or "nothing",
+    }))
+
+
+@task(help={
+    "backup": "backup name (vault-YYYYmmddTHHMMSSZ) or 'latest'",
+    "target": "comma-separated addresses of the NEW cluster (default: $PM_RESTORE_TARGET_ADDRS); its token "
+              "comes from $PM_RESTORE_TARGET_TOKEN",
+    "dest": DEST_HELP, "s3_endpoint": S3_HELP, "key_file": KEY_HELP,
+    "unseal_keys_file": "the SOURCE cluster's unseal keys (JSON init file or one per line; default "
+                        f"${UNSEAL_KEYS_FILE_ENV} / ${UNSEAL_KEYS_ENV}, else a hidden prompt)",
+    "allow_no_canaries": "accept a backup without canary secrets (the restore is then unproven)",
+})
+def restore(c: Context, backup: str = "latest", target: str = "", dest: str = "", s3_endpoint: str = "",
+            key_file: str = "", unseal_keys_file: str = "", allow_no_canaries: bool = False) -> None:
+    """Runbook: fetch, verify both checksums, decrypt, restore into a new cluster, unseal, check canaries.
+
+    The new cluster must be initialised with the source's share/threshold settings. After the restore its own
+    root token is gone: canaries are read with $PM_RESTORE_VERIFY_TOKEN (else $VAULT_TOKEN), a token of the
+    source cluster."""
+    env, from_sandbox = connection_env()
+    addresses = tuple(a.strip() for a in (target or env.get("PM_RESTORE_TARGET_ADDRS", "")).split(",") if a.strip())
+    target_token = env.get("PM_RESTORE_TARGET_TOKEN", "")
+    verify_token = env.get("PM_RESTORE_VERIFY_TOKEN") or env.get("VAULT_TOKEN", "")
+    if not addresses or not target_token or not verify_token:
+        raise Exit("give --target (or PM_RESTORE_TARGET_ADDRS), PM_RESTORE_TARGET_TOKEN and "
+                   "PM_RESTORE_VERIFY_TOKEN or VAULT_TOKEN", code=2)
+    try:
+        key = backup_key(key_file, env, from_sandbox)
+        store = store_for(dest, s3_endpoint, env)
+        name = latest_backup(store).name if backup == "latest" else backup
+        keys = source_unseal_keys(unseal_keys_file, env, from_sandbox)
+        endpoint = VaultEndpoint(addresses, Secret(target_token))
+        with reporting() as rep, tempfile.TemporaryDirectory(prefix="pm-vault-restore-") as work:
+            report, manifest = restore_backup(store, name, key, endpoint, keys, Secret(verify_token), Path(work),
+                                              require_canaries=not allow_no_canaries, step=rep.step)
+    except ToolkitError as exc:
+        raise fail(exc) from None
+    console.print(_table(f"restore of {report.backup} [green]OK[/]", {
+        "backup taken": report.created_at,
+        "source cluster": f"{manifest.source.cluster_name} ({', '.join(manifest.source.addresses)})",
+        "restored into": f"{report.target} (active, unsealed with the source's keys)",
+        "canaries": f"{report.canaries_checked} identical",
+        "timings": _timings(report.timings) + f" (total {report.total_seconds:.1f} s)",
+    }))
+
+
+@task(name="backup-status", help={
+    "dest": DEST_HELP, "s3_endpoint": S3_HELP,
+    "json": "print a JSON line for monitoring instead of the table",
+})
+def backup_status(c: Context, dest: str = "", s3_endpoint: str = "", json: bool = False) -> None:
+    """Freshness of the newest backup: <24 h ok, 24-48 h warning, >48 h critical (exit 0/1/2)."""
+    env, _ = connection_env()
+    try:
+        store = store_for(dest, s3_endpoint, env)
+        refs = list_backups(store)
+        incomplete = incomplete_backups(store)
+    except ToolkitError as exc:
+        raise fail(exc) from None
+    report = assess(r.created for r in refs)
+    if json:
+        print(jsonlib.dumps({
+            "status": report.status.value, "alert": report.alert, "backups": len(refs),
+            "latest": refs[-1].name if refs else None,
+            "age_hours": round(report.age.total_seconds() / 3600, 2) if report.age is not None else None,
+        }))
+    else:
+        colour = {"ok": "green", "warning": "yellow", "critical": "red"}[report.status.value]
+        console.print(_table(f"backups in {store.description}", {
+            "freshness": f"[{colour}]{report.describe()}[/]",
+            "monitoring alert (> 25 h)": "YES" if report.alert else "no",
+            "complete backups": len(refs),
+            "newest": refs[-1].name if refs else "-",
+            "oldest": refs[0].name if refs else "-",
+            "incomplete (no manifest)": ", ".join(incomplete) or "none",
+        }))
+    if report.exit_code:
+        raise Exit(code=report.exit_code)

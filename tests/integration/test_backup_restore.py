@@ -1,0 +1,137 @@
+"""Backup -> restore into a fresh raft cluster -> every secret identical; tampering refused; drill."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.openbao import RaftCluster
+from tests.fixtures.backup import endpoint_of, read_all
+from toolkit.redact import Secret
+from vault.backup import (
+    BackupKey,
+    ChecksumMismatch,
+    EmptyBackupError,
+    LocalStore,
+    ManifestError,
+    VaultEndpoint,
+    WrongKeyError,
+    create_backup,
+    latest_backup,
+    list_backups,
+    restore_backup,
+)
+from vault.backup.drill import run_drill
+from vault.backup.manifest import blob_key, manifest_key
+
+Source = tuple[RaftCluster, dict[str, Any]]
+# A target nobody listens on: tampered backups must be refused before any target is contacted.
+UNREACHABLE = VaultEndpoint(("http://127.0.0.1:9",), Secret("unused-token"))
+
+
+@pytest.fixture(scope="module")
+def stored_backup(seeded_source: Source, module_backup_key: BackupKey,
+                  tmp_path_factory: pytest.TempPathFactory) -> LocalStore:
+    cluster, _ = seeded_source
+    store = LocalStore(tmp_path_factory.mktemp("backups"))
+    result = create_backup(endpoint_of(cluster), store, module_backup_key)
+    assert result.manifest.plaintext_bytes > 0
+    return store
+
+
+def test_backup_records_every_secret_and_canaries(seeded_source: Source, stored_backup: LocalStore,
+                                                  module_backup_key: BackupKey) -> None:
+    _, data = seeded_source
+    ref = latest_backup(stored_backup)
+    manifest = _manifest(stored_backup, ref.name, module_backup_key)
+    assert set(data) <= set(manifest.secrets)
+    assert len(manifest.canaries) == 4
+    assert set(manifest.secrets) - set(data) == set(manifest.canaries)
+    assert manifest.source.threshold == 3 and manifest.source.shares == 5
+    text = (stored_backup.root / manifest_key(ref.name)).read_text()
+    first = next(iter(data.values()))
+    assert first["private_key"] not in text  # digests only, never data
+
+
+def test_restore_into_fresh_cluster_every_secret_identical(
+    seeded_source: Source, stored_backup: LocalStore, module_backup_key: BackupKey,
+    scratch_cluster_factory: Callable[[], RaftCluster], tmp_path: Path,
+) -> None:
+    source, data = seeded_source
+    target = scratch_cluster_factory()
+    name = latest_backup(stored_backup).name
+    report, _ = restore_backup(
+        stored_backup, name, module_backup_key, endpoint_of(target), source.unseal_keys,
+        Secret(source.root_token), tmp_path,
+    )
+    assert report.canaries_checked == 4
+    restored = read_all(target.address(0), source.root_token, sorted(data))
+    mismatched = [path for path, value in data.items() if restored[path] != value]
+    assert mismatched == []
+    assert len(restored) == 4 * 1000
+
+
+def test_drill_verifies_every_secret(seeded_source: Source, stored_backup: LocalStore,
+                                     module_backup_key: BackupKey) -> None:
+    source, data = seeded_source
+    report = run_drill(stored_backup, module_backup_key, source.unseal_keys, Secret(source.root_token))
+    assert report.ok
+    assert report.secrets.checked == len(data) + 4
+    assert report.secrets.mismatched == [] and report.secrets.missing == []
+    assert set(report.timings) >= {"scratch_start", "fetch_verify_decrypt", "restore", "unseal", "verify_secrets"}
+
+
+def _copy(store: LocalStore, tmp_path: Path) -> tuple[LocalStore, str]:
+    name = latest_backup(store).name
+    copy = LocalStore(tmp_path / "copy")
+    for obj in (blob_key(name), manifest_key(name)):
+        copy.put_bytes(obj, store.get_bytes(obj))
+    return copy, name
+
+
+@pytest.mark.parametrize("offset", [0, 20, 40, 5000, -1])
+def test_tampered_blob_refused(stored_backup: LocalStore, module_backup_key: BackupKey, tmp_path: Path,
+                               offset: int) -> None:
+    store, name = _copy(stored_backup, tmp_path)
+    blob = store.root / blob_key(name)
+    raw = bytearray(blob.read_bytes())
+    raw[offset] ^= 0x01
+    blob.write_bytes(bytes(raw))
+    with pytest.raises(ChecksumMismatch):
+        restore_backup(store, name, module_backup_key, UNREACHABLE, ["k"], Secret("t"), tmp_path)
+
+
+def test_tampered_manifest_refused(stored_backup: LocalStore, module_backup_key: BackupKey, tmp_path: Path) -> None:
+    store, name = _copy(stored_backup, tmp_path)
+    path = store.root / manifest_key(name)
+    path.write_text(path.read_text().replace('"threshold": 3', '"threshold": 2'))
+    with pytest.raises(ManifestError):
+        restore_backup(store, name, module_backup_key, UNREACHABLE, ["k"], Secret("t"), tmp_path)
+
+
+def test_zero_byte_blob_refused(stored_backup: LocalStore, module_backup_key: BackupKey, tmp_path: Path) -> None:
+    store, name = _copy(stored_backup, tmp_path)
+    (store.root / blob_key(name)).write_bytes(b"")
+    with pytest.raises(EmptyBackupError):
+        restore_backup(store, name, module_backup_key, UNREACHABLE, ["k"], Secret("t"), tmp_path)
+
+
+def test_wrong_key_refused(stored_backup: LocalStore, tmp_path: Path) -> None:
+    store, name = _copy(stored_backup, tmp_path)
+    with pytest.raises((ManifestError, WrongKeyError)):
+        restore_backup(store, name, BackupKey.generate(), UNREACHABLE, ["k"], Secret("t"), tmp_path)
+
+
+def test_listing_ignores_incomplete_backups(stored_backup: LocalStore, tmp_path: Path) -> None:
+    store, name = _copy(stored_backup, tmp_path)
+    store.put_bytes("vault-20990101T000000Z.snap.enc", b"partial")
+    assert [r.name for r in list_backups(store)] == [name]
+
+
+def _manifest(store: LocalStore, name: str, key: BackupKey) -> Any:
+    from vault.backup.restore import fetch_manifest
+
+    return fetch_manifest(store, name, key)

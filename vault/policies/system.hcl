@@ -1,0 +1,84 @@
+# system: the provisioning/rotation service account (AppRole; CI may use JWT/OIDC with this policy).
+# Creates secrets and new versions, reads and lists them. It can NOT delete, undelete or destroy versions,
+# and can NOT write metadata (max_versions / delete_version_after would shorten the history).
+
+path "vps/data/*" {
+  capabilities = ["create", "read", "update"]
+}
+path "vps/metadata/*" {
+  capabilities = ["read", "list"]
+}
+path "vps/metadata" {
+  capabilities = ["list"]
+}
+
+path "smtp/data/*" {
+  capabilities = ["create", "read", "update"]
+}
+path "smtp/metadata/*" {
+  capabilities = ["read", "list"]
+}
+path "smtp/metadata" {
+  capabilities = ["list"]
+}
+
+path "api_keys/data/*" {
+  capabilities = ["create", "read", "update"]
+}
+path "api_keys/metadata/*" {
+  capabilities = ["read", "list"]
+}
+path "api_keys/metadata" {
+  capabilities = ["list"]
+}
+
+path "dkim/data/*" {
+  capabilities = ["create", "read", "update"]
+}
+path "dkim/metadata/*" {
+  capabilities = ["read", "list"]
+}
+path "dkim/metadata" {
+  capabilities = ["list"]
+}
+
+# SMTP admin passwords: encrypt for storage, decrypt for the installer, rewrap after a key rotation.
+path "transit/encrypt/smtp-admin" {
+  capabilities = ["update"]
+}
+path "transit/decrypt/smtp-admin" {
+  capabilities = ["update"]
+}
+path "transit/rewrap/smtp-admin" {
+  capabilities = ["update"]
+}
+
+# Tenant onboarding: a tenant entity (name and metadata only - never policies) and tokens from the
+# "tenant" token role, bound to that entity.
+path "identity/entity" {
+  capabilities = ["create", "update"]
+  allowed_parameters = {
+    "name"     = []
+    "metadata" = []
+  }
+}
+path "identity/entity/name/tenant-*" {
+  capabilities = ["read"]
+}
+path "identity/entity-alias" {
+  capabilities = ["create", "update"]
+  allowed_parameters = {
+    "name"           = []
+    "canonical_id"   = []
+    "mount_accessor" = []
+  }
+}
+path "identity/lookup/entity" {
+  capabilities = ["update"]
+}
+path "sys/auth" {
+  capabilities = ["read"]
+}
+path "auth/token/create/tenant" {
+  capabilities = ["update"]
+}

@@ -1,0 +1,115 @@
+"""The Mailu admin (SMTP) credential: random password encrypted by Vault transit, ciphertext stored in KV.
+
+The transit key (``aes256-gcm96``) never leaves Vault; ``smtp/<tenant>/admin`` holds the ``vault:vN:...``
+ciphertext. ``decrypt_password`` is for the installer; humans get a wrapped 900 s view (vault.wrapping).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit import validate
+from toolkit.redact import REDACTOR, Secret
+from vault import kv, paths
+from vault.client import VaultClient
+from vault.errors import SecretNotFound
+from vault.keys import now_iso
+
+TRANSIT_MOUNT = "transit"
+TRANSIT_KEY = "smtp-admin"
+PASSWORD_BYTES = 32
+EMERGENCY_PASSWORD_BYTES = 48
+ROTATION_POLICY = "180_days"
+
+
+@dataclass(frozen=True)
+class StoredCredential:
+    path: str
+    version: int
+    username: str
+    webmail_url: str
+
+
+def generate_password(nbytes: int = PASSWORD_BYTES) -> Secret:
+    password = Secret(base64.b64encode(secrets.token_bytes(nbytes)).decode())
+    REDACTOR.register(password)
+    return password
+
+
+def encrypt(client: VaultClient, plaintext: Secret, *, key: str = TRANSIT_KEY) -> str:
+    """Transit ciphertext (``vault:v1:...``) of ``plaintext``."""
+    encoded = base64.b64encode(plaintext.reveal().encode()).decode()
+    reply = client.write(f"{TRANSIT_MOUNT}/encrypt/{key}", {"plaintext": encoded})
+    assert reply is not None
+    return str(reply["data"]["ciphertext"])
+
+
+def decrypt(client: VaultClient, ciphertext: str, *, key: str = TRANSIT_KEY) -> Secret:
+    reply = client.write(f"{TRANSIT_MOUNT}/decrypt/{key}", {"ciphertext": ciphertext})
+    assert reply is not None
+    plain = Secret(base64.b64decode(reply["data"]["plaintext"]).decode())
+    REDACTOR.register(plain)
+    return plain
+
+
+def store_admin_credential(
+    client: VaultClient,
+    tenant_id: str,
+    domain: str,
+    *,
+    webmail_url: str | None = None,
+    password: Secret | None = None,
+    incident_id: str | None = None,
+) -> tuple[StoredCredential, Secret]:
+    """Create or rotate ``smtp/<tenant>/admin``. Returns the stored record and the new password
+    (the caller sets it in Mailu; it is never logged).
+
+    With ``incident_id`` this is the emergency reset: a 48-byte password, and the record marks the
+    previous version compromised (history is kept for the audit trail)."""
+    path = paths.smtp_admin(tenant_id)
+    name = validate.domain(domain)
+    if incident_id is not None:
+        validate.key_id(incident_id, field="incident_id")
+    new_password = password or generate_password(
+        EMERGENCY_PASSWORD_BYTES if incident_id else PASSWORD_BYTES
+    )
+    ciphertext = encrypt(client, new_password)
+    try:
+        current = kv.read(client, path)
+        version, created, previous = current.version, current.data.get("created_at"), current.data
+    except SecretNotFound:
+        version, created, previous = kv.current_version(client, path), None, {}
+    stamp = now_iso()
+    url = webmail_url or f"https://mail.{name}/webmail"
+    data: dict[str, Any] = {
+        "username": f"admin@{name}",
+        "encrypted_password": ciphertext,
+        "webmail_url": url,
+        "created_at": created or stamp,
+        "last_rotated": stamp,
+        "rotation_policy": ROTATION_POLICY,
+    }
+    compromised = list(previous.get("compromised_versions", []))
+    if incident_id:
+        compromised.append(version)
+        data["incident_id"] = incident_id
+    if compromised:
+        data["compromised_versions"] = compromised
+    new_version = kv.write(client, path, data, cas=version)
+    return StoredCredential(path.logical, new_version, data["username"], url), new_password
+
+
+def decrypt_password(client: VaultClient, tenant_id: str, version: int | None = None) -> Secret:
+    """The admin password in clear, for the installer (needs transit decrypt on ``smtp-admin``)."""
+    record = kv.read(client, paths.smtp_admin(tenant_id), version)
+    return decrypt(client, str(record.data["encrypted_password"]))
+
+
+def read_admin_credential(client: VaultClient, tenant_id: str) -> StoredCredential:
+    record = kv.read(client, paths.smtp_admin(tenant_id))
+    return StoredCredential(
+        record.path.logical, record.version, str(record.data["username"]), str(record.data["webmail_url"])
+    )
