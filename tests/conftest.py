@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.fixtures.ssh",
     "tests.fixtures.mailu",
     "tests.fixtures.backup",
+    "tests.fixtures.tenant",
 ]
 
 _LAYERS = ("unit", "integration", "e2e")
