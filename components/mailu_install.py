@@ -119,7 +119,7 @@ class MailuInstallArgs:
         }
 
 
-class MailuInstall(pulumi.dynamic.Resource):
+class MailuInstall(pulumi.dynamic.Resource, module="mailu", name="MailuInstall"):
     """Mailu installed and converged on one VPS. Outputs: files_digest, steps_changed, restarted, host_keys."""
 
     files_digest: pulumi.Output[str]

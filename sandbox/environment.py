@@ -143,7 +143,9 @@ class PulumiBackend:
 
     def start(self) -> dict[str, str]:
         self.settings.pulumi_state_dir.mkdir(parents=True, exist_ok=True)
-        passphrase = _secret_file(self.settings.root / "pulumi-passphrase")
+        # A fixed, documented passphrase: the sandbox's stack files (stacks/Pulumi.demo.yaml) carry the
+        # encryption salt Pulumi derives from it, and no secret is ever kept in Pulumi config or state.
+        passphrase = os.environ.get("PM_SANDBOX_PULUMI_PASSPHRASE", "pm-sandbox-only")
         return {
             "PULUMI_BACKEND_URL": f"file://{self.settings.pulumi_state_dir}",
             "PULUMI_CONFIG_PASSPHRASE": passphrase,

@@ -1,0 +1,115 @@
+"""`invoke demo`: the main job on the local sandbox - provision tenant "demo" end to end with `pulumi up`,
+then report what was created, the DNS check at the authoritative server, and where the secrets live.
+
+A second run is a no-op: it previews, finds nothing to change, and reports again.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+from rich.console import Console
+from rich.table import Table
+
+from fleet.stack_outputs import engine_path, stack_outputs
+from fleet.verify import hostwinds_ptr_lookup, verify_tenant
+from hostwinds.client import HostwindsClient
+from hostwinds.settings import ENV_API_KEY, ENV_API_URL, ClientSettings
+from sandbox.environment import Sandbox
+from sandbox.settings import SandboxSettings
+from toolkit import stack_files
+from toolkit.redact import Secret
+from vault.client import VaultClient
+
+REPO = Path(__file__).resolve().parent.parent
+STACK = "demo"
+console = Console()
+
+
+def _pulumi(args: list[str], env: dict[str, str], stream: bool) -> int:
+    command = ["pulumi", *args, "--stack", STACK, "--non-interactive"]
+    if not stream:
+        return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False).returncode
+    return subprocess.run(command, cwd=REPO, env=env, check=False).returncode
+
+
+def _env() -> tuple[SandboxSettings, dict[str, str]]:
+    settings = SandboxSettings.from_env()
+    sandbox_env = Sandbox.default(settings).up()
+    env = {**os.environ, **sandbox_env}
+    env["PATH"] = engine_path(env)
+    return settings, env
+
+
+@task(default=True)
+def run(c: Context) -> None:
+    """Start the sandbox and converge tenant "demo" with `pulumi up` (shows progress), then report."""
+    started = time.monotonic()
+    settings, env = _env()
+    console.print(f"[bold]sandbox up[/] ({settings.root}); Pulumi state: {env['PULUMI_BACKEND_URL']}")
+    if _pulumi(["stack", "select"], env, stream=False) != 0 and _pulumi(["stack", "init"], env, stream=True) != 0:
+        raise Exit("could not create the Pulumi stack 'demo' (is the engine installed? run scripts/setup.sh)", 1)
+    console.print("[bold]previewing[/] ...")
+    if _pulumi(["preview", "--expect-no-changes"], env, stream=False) == 0:
+        console.print("[green]no changes: the demo tenant is already converged (a second run is a no-op)[/]")
+    else:
+        console.print("[bold]pulumi up[/] (tenant demo: keys into Vault, VPS, Mailu over SSH, DNS, verification)")
+        if _pulumi(["up", "--yes", "--skip-preview"], env, stream=True) != 0:
+            raise Exit("pulumi up failed (see above)", 1)
+    report(env)
+    console.print(f"done in {time.monotonic() - started:.1f} s")
+
+
+def report(env: dict[str, str]) -> None:
+    outputs = stack_outputs(STACK, work_dir=REPO, env=env)
+    config = stack_files.load(REPO / "stacks", STACK)
+    created = Table(title="tenant demo: what was created", show_header=False)
+    for key in ("serviceid", "main_ip", "vps_label", "vps_hostname", "mail_host", "tenant_user", "dkim_selector",
+                "admin_ssh_fingerprint", "tenant_ssh_fingerprint"):
+        created.add_row(key, str(outputs.get(key, "")))
+    created.add_row("dns records", "\n".join(outputs.get("dns_records", [])))
+    console.print(created)
+
+    hostwinds = HostwindsClient(ClientSettings(api_key=Secret(env[ENV_API_KEY]), url=env[ENV_API_URL]))
+    with VaultClient.from_env(env) as vault:
+        result = verify_tenant(config, mail_ip=str(outputs["main_ip"]), vault=vault,
+                               ptr_lookup=hostwinds_ptr_lookup(hostwinds, str(outputs["serviceid"])))
+    checks = Table(title="DNS check at the authoritative server (and DKIM proven with the key in Vault)")
+    for column in ("status", "check", "detail"):
+        checks.add_column(column, overflow="fold")
+    for check in result.checks:
+        colour = {"ok": "green", "skipped": "yellow"}.get(check.status, "red")
+        checks.add_row(f"[{colour}]{check.status}[/]", check.subject, check.detail)
+    console.print(checks)
+
+    secrets = Table(title="where the secrets live (Vault KV v2; state holds only paths, versions, fingerprints)")
+    secrets.add_column("secret")
+    secrets.add_column("path")
+    secrets.add_column("version")
+    for name, ref in sorted(outputs.get("vault", {}).items()):
+        secrets.add_row(name, str(ref["path"]), str(ref["version"]))
+    console.print(secrets)
+    console.print(
+        "Mailu: compose file, env, DKIM key, admin account and hardening were installed over real SSH on the "
+        "sandbox VPS; `docker`/`apt-get`/`systemctl` there are stand-ins that record calls (no Docker engine here)."
+    )
+    console.print(
+        "Tear down: [bold]invoke demo.destroy[/] (VPS + DNS; Vault secrets kept for audit), then "
+        "[bold]invoke sandbox.down --purge[/] (stops every sandbox process, removes .sandbox/)."
+    )
+    if not result.ok:
+        raise Exit(f"{len(result.problems)} DNS problem(s)", 1)
+
+
+@task
+def destroy(c: Context) -> None:
+    """`pulumi destroy` of tenant demo: removes the VPS and its DNS records (Vault secrets are kept)."""
+    _settings, env = _env()
+    if _pulumi(["destroy", "--yes", "--skip-preview"], env, stream=True) != 0:
+        raise Exit("pulumi destroy failed (see above)", 1)
