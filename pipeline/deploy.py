@@ -6,6 +6,8 @@ code. The Automation API drives the `pulumi` CLI found on PATH (never its downlo
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +17,7 @@ from typing import Literal
 
 from pulumi import automation as auto
 
+from toolkit.errors import ToolkitError
 from toolkit.redact import scrub
 
 Operation = Literal["preview", "up"]
@@ -30,15 +33,24 @@ class StackResult:
     error: str | None = None
 
 
+def pulumi_command(env: Mapping[str, str]) -> auto.PulumiCommand:
+    """The CLI on the PATH the stacks run with (the Automation API would otherwise look only at ours)."""
+    found = shutil.which("pulumi", path=env.get("PATH") or os.environ.get("PATH"))
+    if found is None:
+        raise ToolkitError("the pulumi CLI is not on PATH (run scripts/setup.sh, or put the engine's bin on PATH)")
+    return auto.PulumiCommand(root=str(Path(found).resolve().parent.parent))
+
+
 def _run_one(
     stack_name: str, operation: Operation, work_dir: Path, env: Mapping[str, str],
     on_output: Callable[[str, str], None] | None,
 ) -> StackResult:
     started = time.monotonic()
     try:
+        command = pulumi_command(env)
         stack = auto.create_or_select_stack(
             stack_name=stack_name, work_dir=str(work_dir),
-            opts=auto.LocalWorkspaceOptions(env_vars=dict(env)),
+            opts=auto.LocalWorkspaceOptions(env_vars=dict(env), pulumi_command=command),
         )
         printer = (lambda line: on_output(stack_name, line)) if on_output else None
         if operation == "preview":
