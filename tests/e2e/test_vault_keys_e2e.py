@@ -7,42 +7,15 @@ a new Vault version, and that ``destroy`` keeps the secrets (no purge). Skipped 
 
 from __future__ import annotations
 
-import glob
 import json
-import os
-import shutil
-import subprocess
-import sys
 import textwrap
 import uuid
 from pathlib import Path
 
-import pytest
-
+from tests.e2e.engine import pulumi, pulumi_env, python_project
 from vault import kv, paths
 from vault.bootstrap import BootstrapResult, issue_system_secret_id
 from vault.client import VaultClient
-
-REPO = Path(__file__).resolve().parents[2]
-ENGINE_GLOB = str(Path.home() / ".cache/pm-toolkit/pulumi-engine/*/bin/pulumi")
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    print(f"SKIP: {reason}")
-    pytest.skip(reason)
-
-
-def find_pulumi() -> str:
-    candidates = sorted(glob.glob(ENGINE_GLOB)) or [p for p in [shutil.which("pulumi")] if p]
-    if not candidates:
-        _skip_or_fail(f"pulumi CLI not found (looked in {ENGINE_GLOB} and PATH); run scripts/install-pulumi-engine.sh")
-    pulumi = candidates[-1]
-    if not (Path(pulumi).parent / "pulumi-language-python").exists() and not shutil.which("pulumi-language-python"):
-        _skip_or_fail(f"{pulumi} has no pulumi-language-python next to it or on PATH")
-    return pulumi
-
 
 PROGRAM = textwrap.dedent("""\
     import os
@@ -67,40 +40,22 @@ PROGRAM = textwrap.dedent("""\
 def test_up_rotate_destroy_no_private_material_in_state(
     vault_root: VaultClient, vault_bootstrap: BootstrapResult, openbao_dev: object, tmp_path: Path
 ) -> None:
-    pulumi = find_pulumi()
     tenant = "e2e" + uuid.uuid4().hex[:8]
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "Pulumi.yaml").write_text(
-        "name: pm-vault-keys-e2e\n"
-        f"runtime:\n  name: python\n  options:\n    virtualenv: {sys.prefix}\n"
-    )
-    (project / "__main__.py").write_text(PROGRAM)
+    project = python_project(tmp_path / "project", "pm-vault-keys-e2e", PROGRAM)
     (tmp_path / "state").mkdir()
     secret_id = issue_system_secret_id(vault_root)
-    env = {
-        **os.environ,
-        "PATH": f"{Path(pulumi).parent}:{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-        "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
-        "PULUMI_HOME": str(tmp_path / "pulumi-home"),
-        "PULUMI_CONFIG_PASSPHRASE": "e2e-passphrase",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PYTHONPATH": str(REPO),
+    env = pulumi_env(tmp_path / "state", {
         # The system account through AppRole, from the environment only (never inputs or state).
         "VAULT_ADDRS": openbao_dev.address,  # type: ignore[attr-defined]
         "VAULT_ROLE_ID": vault_bootstrap.system_role_id,
         "VAULT_SECRET_ID": secret_id.reveal(),
         "PM_E2E_TENANT": tenant,
-    }
+    })
     env.pop("VAULT_TOKEN", None)
     env.pop("VAULT_ADDR", None)
 
     def run(*args: str, extra: dict[str, str] | None = None) -> str:
-        done = subprocess.run([pulumi, *args, "--non-interactive"], cwd=project, env={**env, **(extra or {})},
-                              capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, f"pulumi {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-        return done.stdout
+        return pulumi(project, {**env, **(extra or {})}, *args).stdout
 
     def assert_state_clean() -> None:
         state = run("stack", "export", "--show-secrets")
