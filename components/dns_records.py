@@ -65,6 +65,8 @@ class DnsRecordProvider(pulumi.dynamic.ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
         failures: list[pulumi.dynamic.CheckFailure] = []
+        if not isinstance(news.get("record"), dict):
+            return pulumi.dynamic.CheckResult(news, failures)  # unknown until its inputs resolve (e.g. a new IP)
         try:
             record = _record(news)
             provider_from({**news, "credential": news.get("credential") or "check-only"}).check_in_zone(record)
@@ -176,12 +178,18 @@ class MailDnsRecords(pulumi.ComponentResource):
                 return full[index].to_dict()
             return values.apply(build)
 
-        child = pulumi.ResourceOptions(parent=self)
-        self.records = {
-            f"{r.name} {r.type}": DnsRecord(
-                _resource_name(name, r, domain), provider=provider, settings=plain,
-                record=pick(i), credential=credential, opts=child,
-            )
-            for i, r in enumerate(shape)
-        }
+        # Address records first: servers with integrity checks (BIND's default) refuse an MX, SRV or CNAME whose
+        # target has no address yet, so records pointing at a name wait for that name's A record.
+        self.records = {}
+        addresses: list[pulumi.Resource] = []
+        for first_pass in (True, False):
+            for i, r in enumerate(shape):
+                if (r.type == "A") != first_pass:
+                    continue
+                opts = pulumi.ResourceOptions(parent=self, depends_on=[] if first_pass else list(addresses))
+                resource = DnsRecord(_resource_name(name, r, domain), provider=provider, settings=plain,
+                                     record=pick(i), credential=credential, opts=opts)
+                self.records[f"{r.name} {r.type}"] = resource
+                if first_pass:
+                    addresses.append(resource)
         self.register_outputs({"records": sorted(self.records)})
