@@ -438,6 +438,12 @@ class MailuInstaller:
         if not exists:
             self._ex.run(["useradd", "--create-home", "--shell", "/bin/bash", "--user-group", user])
             details.append(f"created {user}")
+        # useradd leaves the account locked ("!" password); sshd without PAM refuses locked accounts even with a
+        # valid key. "*" keeps password login impossible while allowing key login.
+        shadow = self._ex.run(["getent", "shadow", user], check=False)
+        if shadow.ok and shadow.stdout.split(":")[1:2] and shadow.stdout.split(":")[1].startswith("!"):
+            self._ex.run(["usermod", "--password", "*", user])
+            details.append(f"unlocked {user} for key-only login")
         home = [d for d in hardening.hardening_dirs(config) if d.path.startswith("/home/")]
         changed_dirs = sync_dirs(self._ex, home)
         result, _ = self._files("tenant-user", [hardening.tenant_authorized_keys(config)])

@@ -22,7 +22,7 @@ from mailu.render import parse_env
 from mailu.secrets import SecretRefs, StaticSecrets
 from tests.fixtures.mailu import KeyPair, make_dkim_pem, make_request, register_loader_secrets
 from toolkit.redact import Secret
-from toolkit.ssh import SshExecutor
+from toolkit.ssh import KnownHosts, SshExecutor
 
 ExecutorFor = Callable[..., SshExecutor]
 COMPOSE = ["compose", "--project-name", "mailu", "--file", "/mailu/docker-compose.yml"]
@@ -246,3 +246,15 @@ def test_pulumi_provider_runs_the_installer_and_outputs_no_secret(
 
     with pytest.raises(Exception, match="config_digest"):
         provider.create({**props, "config_digest": "0" * 64})
+
+
+def test_tenant_user_logs_in_with_its_key_only(
+    mailu_vps: Any, mailu_executor_for: ExecutorFor, mailu_secrets: StaticSecrets, mailu_tenant_key: KeyPair,
+) -> None:
+    _install(mailu_executor_for(mailu_vps), make_request(mailu_secrets, mailu_tenant_key))
+    known = KnownHosts(lines=[mailu_vps.known_hosts_line()])
+    with SshExecutor(mailu_vps.address, mailu_tenant_key.private, port=mailu_vps.port, user="tenant-acme1234",
+                     known_hosts=known, boot_timeout=10.0) as tenant:
+        assert tenant.run(["id", "-un"]).stdout.strip() == "tenant-acme1234"
+    shadow = mailu_executor_for(mailu_vps).run(["getent", "shadow", "tenant-acme1234"]).stdout.split(":")
+    assert shadow[1] == "*"  # no usable password: key login only
