@@ -14,6 +14,6 @@ from invoke import Collection
 namespace = Collection()
 for _name, _module_name in (
     ("sandbox", "sandbox"), ("tenant", "tenant"), ("dns", "dns"), ("apikey", "apikey"), ("vault", "vault"),
-    ("dr", "dr_drill"), ("ci", "ci"), ("demo", "demo"), ("status", "status"),
+    ("dr", "dr"), ("ci", "ci"), ("demo", "demo"), ("status", "status"), ("rotate", "rotate"), ("ssh", "ssh"),
 ):
     namespace.add_collection(Collection.from_module(importlib.import_module(f"tasks_lib.{_module_name}")), name=_name)

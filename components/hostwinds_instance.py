@@ -9,19 +9,28 @@ secret store. Only the non-secret ``api_url`` may be given as an input (for the 
 
 Inputs: ``label`` (unique per account, e.g. ``pm-<tenant>-<generation>``), ``location_id``, ``plan_id``,
 ``image``, ``ssh_key_names``, ``billing_cycle``; optional ``api_url``, ``poll_interval``, ``poll_timeout``,
-``retry_base_delay``.
+``retry_base_delay``, ``generation`` (default 1), ``wipe_on_delete``, ``wipe_key_path``, ``wipe_timeout``.
 Outputs: the inputs plus ``serviceid`` (also the resource id), ``main_ip``, ``hostname``, ``status``. Never the root
 password or configkey.
 
-Diff: location, plan or image -> replace (a different machine); label -> update via ``edit_instance``;
+Diff: location, plan, image or ``generation`` -> replace (a different machine; ``generation`` is how
+``dr.migrate`` asks for a new VPS: Pulumi creates the new one first and deletes the old one at the end of the same
+``up``; a state without ``generation`` reads as 1, so adding the input changes nothing); label and the wipe
+settings -> update (the wipe settings touch nothing on the VPS; they are recorded for the delete);
 ``ssh_key_names`` only apply at create (changing them later is ignored: re-keying is the SSH rotation task's job).
 Refresh (``read``) reports the live status, IP, hostname and label; a label changed outside Pulumi comes back as
 an input so the next ``up`` renames it back. An instance that is gone reads as deleted.
+
+Delete: with ``wipe_on_delete`` the machine is wiped first, best effort (``fleet.wipe``): SSH as root with the
+admin key read from Vault at run time (``wipe_key_path``, a logical path such as ``vps/<tenant>/admin_ssh``; the key
+is never an input or in state), Mailu's tree, DKIM keys and authorized_keys removed (secrets shredded). A host
+that does not answer within ``wipe_timeout`` seconds (default 20) is terminated anyway with a warning on stderr.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import pulumi
@@ -31,16 +40,20 @@ from hostwinds.client import CreateRequest, HostwindsClient
 from hostwinds.errors import InvalidServiceIdError
 from hostwinds.models import Instance as ApiInstance
 from hostwinds.settings import ENV_API_KEY, ENV_API_URL, ClientSettings, PollSettings, RetryPolicy
-from toolkit.errors import ConfigError
-from toolkit.redact import Secret
+from toolkit.errors import ConfigError, ToolkitError
+from toolkit.redact import Secret, scrub
 
 INPUT_KEYS: tuple[str, ...] = (
     "label", "location_id", "plan_id", "image", "ssh_key_names", "billing_cycle",
-    "api_url", "poll_interval", "poll_timeout", "retry_base_delay",
+    "api_url", "poll_interval", "poll_timeout", "retry_base_delay", "generation", "wipe_on_delete",
+    "wipe_key_path", "wipe_timeout",
 )
 REQUIRED_KEYS: tuple[str, ...] = ("label", "location_id", "plan_id", "image")
-REPLACE_KEYS: tuple[str, ...] = ("location_id", "plan_id", "image")
-UPDATE_KEYS: tuple[str, ...] = ("label",)
+REPLACE_KEYS: tuple[str, ...] = ("location_id", "plan_id", "image", "generation")
+UPDATE_KEYS: tuple[str, ...] = ("label", "wipe_on_delete", "wipe_key_path", "wipe_timeout")
+DEFAULTS: dict[str, Any] = {"generation": 1, "wipe_on_delete": False, "wipe_key_path": None, "wipe_timeout": None}
+"""What a missing (or null) input means: states written before an input existed compare equal to its default."""
+DEFAULT_WIPE_TIMEOUT = 20.0
 OUTPUT_KEYS: tuple[str, ...] = ("serviceid", "main_ip", "hostname", "status")
 
 
@@ -59,6 +72,53 @@ def client_from(props: dict[str, Any]) -> HostwindsClient:
                                           lost_create_grace=min(60.0, poll.timeout)))
 
 
+def _value(props: dict[str, Any], key: str) -> Any:
+    """An input as compared by ``diff``: missing -> its default; the engine's numbers (float64) -> int when whole,
+    so ``generation`` 1 and 1.0 are the same value."""
+    value = props.get(key)
+    value = DEFAULTS.get(key) if value is None else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def replacement_keeps_label(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    """The inputs forcing a replacement when the label stays the same (else []). Such a replacement must be
+    refused: the new instance's create adopts the VPS carrying that label (the old one), and deleting the "old"
+    resource at the end of the ``up`` would then terminate the live machine."""
+    if not olds or not isinstance(news.get("label"), str) or olds.get("label") != news.get("label"):
+        return []
+    return [key for key in REPLACE_KEYS if str(_value(olds, key)) != str(_value(news, key))]
+
+
+def _wipe(id_: str, props: dict[str, Any], client: HostwindsClient) -> None:
+    """Best-effort wipe before terminate; never raises (the VPS is terminated either way)."""
+    from fleet.wipe import wipe_host  # imported lazily: only deletes with wiping need SSH and Vault
+
+    try:
+        live = client.get_instance(id_)
+    except InvalidServiceIdError:
+        return  # already gone: nothing to wipe
+    except ToolkitError as exc:
+        live = None
+        _warn(f"cannot read instance {id_} before wiping ({scrub(str(exc))}); trying its recorded address")
+    address = (live.main_ip if live is not None else None) or props.get("main_ip")
+    if not address or not props.get("wipe_key_path"):
+        _warn(f"instance {id_}: no address or admin key path recorded; terminating without a wipe")
+        return
+    timeout = float(props.get("wipe_timeout") or DEFAULT_WIPE_TIMEOUT)
+    result = wipe_host(str(address), str(props["wipe_key_path"]), timeout=timeout)
+    if result.ok:
+        print(f"pm-wipe: instance {id_} ({address}) wiped before terminate", file=sys.stderr)
+    else:
+        _warn(f"instance {id_} ({address}) not wiped ({result.problem}); terminating anyway")
+
+
+def _warn(message: str) -> None:
+    # Dynamic providers have no engine log channel; the engine shows a provider's stderr with the resource.
+    print(f"pm-wipe: warning: {message}", file=sys.stderr)
+
+
 def _outputs(props: dict[str, Any], live: ApiInstance) -> dict[str, Any]:
     outs = {key: props[key] for key in INPUT_KEYS if key in props}
     outs.update({"serviceid": live.serviceid, "main_ip": live.main_ip, "hostname": live.hostname,
@@ -69,7 +129,7 @@ def _outputs(props: dict[str, Any], live: ApiInstance) -> dict[str, Any]:
 class InstanceProvider(pulumi.dynamic.ResourceProvider):
     serialize_as_secret_always = False  # it captures no secret; keeping it readable helps debugging state
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
         failures = [pulumi.dynamic.CheckFailure(key, f"{key} is required")
                     for key in REQUIRED_KEYS if not news.get(key)]
         if news.get("label"):
@@ -77,6 +137,12 @@ class InstanceProvider(pulumi.dynamic.ResourceProvider):
                 CreateRequest(label=str(news["label"]), template="x", plan_id="x", location_id="x").form()
             except ConfigError as exc:
                 failures.append(pulumi.dynamic.CheckFailure("label", exc.problem))
+        replacing = replacement_keeps_label(olds, news)
+        if replacing:
+            failures.append(pulumi.dynamic.CheckFailure("label", (
+                f"changing {', '.join(replacing)} replaces the VPS, but the label {news['label']!r} stays the same "
+                "(the new VPS would adopt the old one by label, then the old one's delete would terminate it); "
+                "bump `hostwinds.vps_generation` (it is part of the label) or use `invoke dr.migrate`")))
         return pulumi.dynamic.CheckResult(news, failures)
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
@@ -102,8 +168,8 @@ class InstanceProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.ReadResult(id_, outs, inputs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        replaces = [key for key in REPLACE_KEYS if str(olds.get(key)) != str(news.get(key))]
-        updates = [key for key in UPDATE_KEYS if olds.get(key) != news.get(key)]
+        replaces = [key for key in REPLACE_KEYS if str(_value(olds, key)) != str(_value(news, key))]
+        updates = [key for key in UPDATE_KEYS if _value(olds, key) != _value(news, key)]
         return pulumi.dynamic.DiffResult(
             changes=bool(replaces or updates), replaces=replaces,
             stables=["serviceid"], delete_before_replace=False,
@@ -116,7 +182,10 @@ class InstanceProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.UpdateResult(outs=_outputs(news, client.get_instance(id_)))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        client_from(props).terminate(id_)
+        client = client_from(props)
+        if props.get("wipe_on_delete"):
+            _wipe(id_, props, client)
+        client.terminate(id_)
 
 
 class Instance(pulumi.dynamic.Resource, module="hostwinds", name="Instance"):
@@ -142,12 +211,18 @@ class Instance(pulumi.dynamic.Resource, module="hostwinds", name="Instance"):
         poll_interval: float | None = None,
         poll_timeout: float | None = None,
         retry_base_delay: float | None = None,
+        generation: pulumi.Input[int] = 1,
+        wipe_on_delete: pulumi.Input[bool] = False,
+        wipe_key_path: pulumi.Input[str] | None = None,
+        wipe_timeout: float | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: dict[str, Any] = {
             "label": label, "location_id": location_id, "plan_id": plan_id, "image": image,
             "ssh_key_names": ssh_key_names or [], "billing_cycle": billing_cycle, "api_url": api_url,
             "poll_interval": poll_interval, "poll_timeout": poll_timeout, "retry_base_delay": retry_base_delay,
+            "generation": generation, "wipe_on_delete": wipe_on_delete, "wipe_key_path": wipe_key_path,
+            "wipe_timeout": wipe_timeout,
         }
         props.update({key: None for key in OUTPUT_KEYS})
         super().__init__(InstanceProvider(), name, props, opts)

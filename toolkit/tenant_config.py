@@ -7,6 +7,7 @@ reported at once.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -84,6 +85,35 @@ class HostwindsSettings(_Strict):
         return value
 
 
+class MigrationSettings(_Strict):
+    """Present only while `invoke dr.migrate` moves a trusted host (failure/upgrade): the old host's address,
+    from which the new VPS copies /mailu/mail and /mailu/data (best effort). Removed when the migration ends."""
+
+    copy_from: str
+
+    @field_validator("copy_from")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} must be the old VPS's IP address") from exc
+        return value
+
+
+class RetiredDkimSelector(_Strict):
+    """A DKIM selector replaced by `rotate.dkim`: its TXT record stays published until ``remove_after``
+    (>= 48 h after the switch); `rotate.finish`/`rotate.due` then remove the record and this entry."""
+
+    selector: str
+    remove_after: datetime.datetime
+
+    @field_validator("selector")
+    @classmethod
+    def _selector(cls, value: str) -> str:
+        return _check(validate.dkim_selector, value)
+
+
 # Hostwinds plan ids per size tier [guess: the public material gives no plan ids; override with hostwinds.plan_id]
 SIZE_PLAN_IDS: dict[str, str] = {"small": "1002", "medium": "1003", "large": "1004"}
 
@@ -105,6 +135,11 @@ class TenantConfig(_Strict):
     purge_secrets_on_destroy: bool = False
     hostwinds: HostwindsSettings = Field(default_factory=HostwindsSettings)
     ptr_check: Literal["dns", "hostwinds", "skip"] = "dns"
+    secrets_generation: int = Field(default=1, ge=1)
+    """Bumped to rotate the Mailu admin password and SECRET_KEY (e.g. by `dr.migrate --reason compromise`)."""
+    migration: MigrationSettings | None = None
+    dkim_retired: tuple[RetiredDkimSelector, ...] | None = None
+    """Selectors retired by `rotate.dkim` whose records are still published (None when there are none)."""
 
     @field_validator("tenant_id")
     @classmethod

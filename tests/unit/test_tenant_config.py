@@ -66,6 +66,9 @@ CATALOGUE = [
     ("dns.tsig_key_name", _DELETE, "pm:dns", "tsig_key_name"),
     ("dns.port", 70000, "pm:dns.port", "less than or equal to 65535"),
     ("colour", "blue", "pm:colour", "not a known setting"),
+    ("secrets_generation", 0, "pm:secrets_generation", "greater than or equal to 1"),
+    ("migration", {"copy_from": "old-host"}, "pm:migration.copy_from", "IP address"),
+    ("migration", {"copy_from": "127.0.0.1", "mode": "x"}, "pm:migration.mode", "not a known setting"),
 ]
 
 

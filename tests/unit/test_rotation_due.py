@@ -1,0 +1,134 @@
+"""Due computation of rotations, driven by an injected clock (no Vault, no sleeps)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from fleet.audit import AuditLog
+from fleet.clock import FrozenClock, iso, parse_instant
+from fleet.rotation import (
+    Action,
+    Kind,
+    RetiredSelector,
+    SecretSnapshot,
+    TenantSnapshot,
+    due_items,
+    ssh_kind,
+    ssh_policy_days,
+)
+from fleet.rotation_dkim import next_selector
+from fleet.rotation_ssh import add_key, has_key, remove_key
+from toolkit.errors import ConfigError, ValidationError
+
+T0 = parse_instant("2026-01-01T00:00:00Z")
+
+
+def snap(kind: Kind, rotated: dt.datetime, **extra: object) -> SecretSnapshot:
+    return SecretSnapshot(kind, f"x/{kind.value}", 1, {"last_rotated": iso(rotated), **extra})
+
+
+def tenant(**secrets: SecretSnapshot) -> TenantSnapshot:
+    by_kind = {Kind(k.replace("_", "-")): v for k, v in secrets.items()}
+    return TenantSnapshot("acme", "acme.example", "pm20260101", by_kind)
+
+
+def test_ssh_policy_ages_with_the_clock() -> None:
+    clock = FrozenClock(T0)
+    snapshot = tenant(ssh_admin=snap(Kind.SSH_ADMIN, T0, rotation_policy="90_days"))
+    clock.advance(days=89)
+    assert due_items([snapshot], clock.now()).due == []
+    assert [i.kind for i in due_items([snapshot], clock.now()).upcoming] == [Kind.SSH_ADMIN]
+    clock.advance(days=1)
+    plan = due_items([snapshot], clock.now())
+    assert [(i.kind, i.action) for i in plan.due] == [(Kind.SSH_ADMIN, Action.ROTATE)]
+
+
+def test_configurable_ssh_policy_and_its_bounds() -> None:
+    snapshot = tenant(ssh_tenant=snap(Kind.SSH_TENANT, T0, rotation_policy="30_days"))
+    assert due_items([snapshot], T0 + dt.timedelta(days=30)).due[0].kind is Kind.SSH_TENANT
+    assert ssh_policy_days("365_days") == 365 and ssh_policy_days(None) == 90
+    for bad in ("29_days", "366_days", "weekly"):
+        with pytest.raises(ConfigError):
+            ssh_policy_days(bad)
+
+
+def test_smtp_180_and_dkim_365_days() -> None:
+    snapshot = tenant(smtp=snap(Kind.SMTP, T0), dkim=snap(Kind.DKIM, T0))
+    assert due_items([snapshot], T0 + dt.timedelta(days=179)).due == []
+    assert [i.kind for i in due_items([snapshot], T0 + dt.timedelta(days=180)).due] == [Kind.SMTP]
+    assert [i.kind for i in due_items([snapshot], T0 + dt.timedelta(days=365)).due] == [Kind.DKIM, Kind.SMTP]
+
+
+def test_grace_window_finishes_only_after_it_ends_and_blocks_rotation() -> None:
+    clock = FrozenClock(T0)
+    grace = iso(T0 + dt.timedelta(hours=24))
+    snapshot = tenant(ssh_admin=snap(Kind.SSH_ADMIN, T0 - dt.timedelta(days=400), grace_until=grace,
+                                     previous_fingerprint="SHA256:old"))
+    plan = due_items([snapshot], clock.now())
+    assert plan.due == [] and [i.action for i in plan.waiting] == [Action.FINISH]
+    clock.advance(hours=23, delta=dt.timedelta(minutes=59))
+    assert due_items([snapshot], clock.now()).due == []
+    clock.advance(hours=1)
+    assert [i.action for i in due_items([snapshot], clock.now()).due] == [Action.FINISH]
+
+
+def test_revoked_key_needs_regeneration() -> None:
+    snapshot = tenant(ssh_tenant=snap(Kind.SSH_TENANT, T0, revoked_at=iso(T0)))
+    assert [i.action for i in due_items([snapshot], T0).due] == [Action.REGENERATE]
+
+
+def test_retired_dkim_selector_removed_after_48_hours() -> None:
+    snapshot = TenantSnapshot("acme", "acme.example", "pm20260103", {Kind.DKIM: snap(Kind.DKIM, T0)},
+                              (RetiredSelector("pm20250101", T0 + dt.timedelta(hours=48)),))
+    assert due_items([snapshot], T0 + dt.timedelta(hours=47)).due == []
+    due = due_items([snapshot], T0 + dt.timedelta(hours=48)).due
+    assert [(i.action, i.selector) for i in due] == [(Action.FINISH, "pm20250101")]
+
+
+def test_missing_dates_fall_back_and_missing_secrets_are_noted() -> None:
+    created_only = SecretSnapshot(Kind.SMTP, "smtp/acme/admin", 3, {"created_at": iso(T0)})
+    assert due_items([tenant(smtp=created_only)], T0 + dt.timedelta(days=181)).due[0].kind is Kind.SMTP
+    kv_time = SecretSnapshot(Kind.SMTP, "smtp/acme/admin", 3, {}, created_time="2026-01-01T00:00:00.123456Z")
+    assert due_items([tenant(smtp=kv_time)], T0 + dt.timedelta(days=179)).due == []
+    missing = TenantSnapshot("new", "new.example", "pm1", {}, missing=("vps/new/admin_ssh",))
+    assert "not found" in due_items([missing], T0).notes[0]
+
+
+def test_due_order_per_tenant_finish_before_rotate() -> None:
+    snapshot = tenant(ssh_admin=snap(Kind.SSH_ADMIN, T0, grace_until=iso(T0)), smtp=snap(Kind.SMTP, T0),
+                      ssh_tenant=snap(Kind.SSH_TENANT, T0, revoked_at=iso(T0)))
+    due = due_items([snapshot], T0 + dt.timedelta(days=200)).due
+    assert [i.action for i in due] == [Action.REGENERATE, Action.FINISH, Action.ROTATE]
+
+
+def test_clock_parsing_and_frozen_clock() -> None:
+    assert iso(parse_instant("2026-11-25")) == "2026-11-25T00:00:00Z"
+    assert iso(parse_instant("2026-11-25T12:00:00+02:00")) == "2026-11-25T10:00:00Z"
+    with pytest.raises(ValidationError):
+        parse_instant("2026-11-25T12:00:00")
+    clock = FrozenClock("2026-11-25T00:00:00Z")
+    assert iso(clock.advance(hours=25)) == "2026-11-26T01:00:00Z"
+
+
+def test_authorized_keys_edits_match_by_blob() -> None:
+    old, new = "ssh-ed25519 AAAAold admin_ssh@acme", "ssh-ed25519 AAAAnew admin_ssh@acme"
+    text = add_key("ssh-ed25519 AAAAold other-comment\n", new)
+    assert has_key(text, old) and has_key(text, new)
+    assert add_key(text, new) == text
+    assert remove_key(text, old) == new + "\n"
+
+
+def test_selector_and_kind_helpers(tmp_path: Path) -> None:
+    day = dt.date(2026, 11, 25)
+    assert next_selector(day, set()) == "pm20261125"
+    assert next_selector(day, {"pm20261125"}) == "pm20261125b"
+    assert ssh_kind("admin").value == "admin_ssh" and ssh_kind("tenant_ssh").value == "tenant_ssh"
+    with pytest.raises(ValidationError):
+        ssh_kind("root")
+    log = AuditLog(tmp_path / "audit.jsonl", FrozenClock(T0), actor="test")
+    log.event("rotate.smtp", tenant="acme", outcome="ok", password="hunter2", note="fine")
+    (record,) = log.read()
+    assert record["ts"] == "2026-01-01T00:00:00Z" and record["details"]["password"] == "[withheld]"
