@@ -36,6 +36,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from dnsrecords.verify import PtrLookup, VerifyReport
+from fleet.rotation import DKIM_DAYS, SMTP_DAYS, SSH_DAYS_DEFAULT, UPCOMING
 from hostwinds.client import GONE_STATUSES, HostwindsClient
 from hostwinds.models import READY_STATUS, Instance
 from hostwinds.settings import DEFAULT_URL, ENV_API_KEY, ENV_API_URL, ClientSettings, RetryPolicy
@@ -55,8 +56,10 @@ T = TypeVar("T")
 
 COLUMNS: tuple[str, ...] = ("vps", "keys", "backup", "dns", "vault", "certificate")
 CERT_PATH = "/mailu/certs/cert.pem"
-ROTATION_DAYS: dict[str, int] = {"admin_ssh": 90, "tenant_ssh": 90, "smtp": 180, "dkim": 365}
-DUE_SOON = timedelta(days=7)
+ROTATION_DAYS: dict[str, int] = {
+    "admin_ssh": SSH_DAYS_DEFAULT, "tenant_ssh": SSH_DAYS_DEFAULT, "smtp": SMTP_DAYS, "dkim": DKIM_DAYS,
+}
+DUE_SOON = UPCOMING
 CERT_THRESHOLDS_DAYS: tuple[int, ...] = (30, 7, 1)
 _POLICY = re.compile(r"^(\d{1,4})_days$")
 
