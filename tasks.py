@@ -1,8 +1,9 @@
-"""invoke entry point: assembles the task namespaces. Tasks only orchestrate; logic lives in the packages.
+"""invoke entry point: assembles the task namespaces, one module of tasks_lib/ each. Tasks only orchestrate;
+the logic lives in the packages (fleet/, vault/, hostwinds/, mailu/, dnsrecords/, pipeline/, sandbox/).
 
     invoke --list                 every task
+    invoke demo                   the main job on the sandbox
     invoke sandbox.up|down|status the local sandbox
-    invoke tenant.new             scaffold a tenant stack
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import importlib
 
 from invoke import Collection
 
+NAMESPACES = ("sandbox", "demo", "tenant", "dns", "apikey", "vault", "dr", "rotate", "ssh", "status", "ci")
+
 namespace = Collection()
-for _name, _module_name in (
-    ("sandbox", "sandbox"), ("tenant", "tenant"), ("dns", "dns"), ("apikey", "apikey"), ("vault", "vault"),
-    ("dr", "dr"), ("ci", "ci"), ("demo", "demo"), ("status", "status"), ("rotate", "rotate"), ("ssh", "ssh"),
-):
-    namespace.add_collection(Collection.from_module(importlib.import_module(f"tasks_lib.{_module_name}")), name=_name)
+for _name in NAMESPACES:
+    namespace.add_collection(Collection.from_module(importlib.import_module(f"tasks_lib.{_name}")), name=_name)
