@@ -8,6 +8,7 @@ import pytest
 from invoke.context import Context
 
 from mailu.secrets import MailuSecrets, SecretRefs, resolve_loader
+from tests import pem
 from toolkit.errors import ValidationError
 from vault import keys, kv, paths, smtp
 from vault.client import VaultClient
@@ -24,8 +25,8 @@ def test_vault_mailu_secrets(vault_system: VaultClient) -> None:
     refs = SecretRefs(ssh.path, dkim.path, cred.path, key_path, admin_ssh_version=ssh.version)
     source = VaultMailuSecrets(vault_system, refs)
     assert isinstance(source, MailuSecrets)
-    assert source.admin_ssh_private_key().reveal().startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
-    assert source.dkim_private_key().reveal().startswith("-----BEGIN PRIVATE KEY-----")
+    assert source.admin_ssh_private_key().reveal().startswith(f"{pem.begin('OPENSSH')}")
+    assert source.dkim_private_key().reveal().startswith(f"{pem.begin()}")
     assert source.admin_password() == password
     assert len(source.mailu_secret_key().reveal()) >= 24 and key_version == 1
     assert resolve_loader("vault.mailu_secrets:load") is not None

@@ -10,6 +10,7 @@ import uuid
 import bcrypt
 import pytest
 
+from tests import pem
 from toolkit.errors import ValidationError
 from toolkit.redact import Secret
 from vault import apikeys, keys, kv, paths, smtp, wrapping
@@ -52,7 +53,7 @@ def test_dkim_into_vault(vault_system: VaultClient) -> None:
     assert record.data["state"] == "pending"
     assert keys.set_dkim_state(vault_system, domain, "pm20261124", "active") == 2
     assert keys.read_private(vault_system, paths.dkim(domain, "pm20261124")).reveal().startswith(
-        "-----BEGIN PRIVATE KEY-----")
+        f"{pem.begin()}")
 
 
 @pytest.mark.parametrize("tenant", ["..", "../vps", "a/b", "*", "", "a" * 64, "acmé", "acme\n", "ACME"])

@@ -11,6 +11,7 @@ from dnsrecords.dmarc import DmarcPolicy
 from dnsrecords.providers.base import DnsProvider
 from dnsrecords.records import Record
 from dnsrecords.recordset import MailDomainInputs, RecordSetError, build_record_set
+from tests import pem
 from tests.unit.test_dns_recordset import PUBLIC_KEY
 from toolkit.errors import ValidationError
 
@@ -30,7 +31,7 @@ GOOD = MailDomainInputs("example.com", "192.0.2.10", "pm20261124", PUBLIC_KEY)
     ({"mail_ip": "mail.example.com"}, "mail_ip", "not an IPv4 address"),
     ({"dkim_selector": "Bad_Selector"}, "dkim_selector", "lower-case"),
     ({"dkim_public_key": "not base64!"}, "dkim_public_key", "not a base64"),
-    ({"dkim_public_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"},
+    ({"dkim_public_key": f"{pem.begin()}\nAAAA\n{pem.end()}"},
      "dkim_public_key", "private key"),
     ({"spf_includes": ("spf.exämple.com",)}, "spf_includes", "punycode"),
     ({"ttl": 0}, "ttl", "1..604800"),

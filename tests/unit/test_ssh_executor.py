@@ -6,6 +6,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from tests import pem
 from tests.fixtures.mailu import make_ed25519
 from toolkit.errors import ConfigError, RemoteError
 from toolkit.redact import Secret
@@ -36,7 +37,7 @@ def test_loads_ed25519_rsa_and_ecdsa_keys_from_memory() -> None:
 
 
 def test_bad_key_error_names_the_field_and_not_the_value() -> None:
-    garbage = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-key-SECRETPART\n-----END OPENSSH PRIVATE KEY-----\n"
+    garbage = f"{pem.begin('OPENSSH')}\nnot-a-key-SECRETPART\n{pem.end('OPENSSH')}\n"
     with pytest.raises(ConfigError) as info:
         load_private_key(Secret(garbage))
     assert info.value.field == "private_key"

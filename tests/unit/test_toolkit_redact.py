@@ -4,6 +4,7 @@ import logging
 
 import pytest
 
+from tests import pem
 from toolkit.redact import REDACTED, RedactingFilter, Redactor, Secret, redact_mapping
 
 
@@ -18,9 +19,9 @@ def test_secret_never_shows_value() -> None:
 def test_registered_values_and_patterns_are_scrubbed() -> None:
     redactor = Redactor()
     redactor.register("apikey-123456", None, "abc")  # too-short values are ignored
-    pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----"
+    key_text = f"{pem.begin('OPENSSH')}\nAAAA\n{pem.end('OPENSSH')}"
     text = (
-        f"key=apikey-123456 {pem} token pm_live_{'a' * 32} password=p4ss&API=zz "
+        f"key=apikey-123456 {key_text} token pm_live_{'a' * 32} password=p4ss&API=zz "
         "vault s.abcdefghijklmnopqrstuvwx abc"
     )
     out = redactor.scrub(text)

@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests import pem
 from toolkit.errors import ValidationError
 from toolkit.redact import scrub
 from vault import keys
@@ -20,7 +21,7 @@ from vault import keys
 def test_rsa4096_default_openssh_formats() -> None:
     material = keys.generate_ssh_keypair(comment="admin_ssh@acme")
     private = material.private_key.reveal()
-    assert private.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert private.startswith(f"{pem.begin('OPENSSH')}")
     assert material.public_key.startswith("ssh-rsa AAAA") and material.public_key.endswith(" admin_ssh@acme")
     loaded = serialization.load_ssh_private_key(private.encode(), password=None)
     assert isinstance(loaded, rsa.RSAPrivateKey) and loaded.key_size == 4096
