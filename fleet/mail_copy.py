@@ -59,8 +59,8 @@ def copy_mail_data(
 
 def _stream(source: SshExecutor, dest: SshExecutor, read_cmd: str, write_cmd: str, timeout: float) -> int:
     # The executors expose whole-command runs only; streaming needs their channels (reconnecting as they do).
-    out = source._open_channel()
-    into = dest._open_channel()
+    out = source.open_channel()
+    into = dest.open_channel()
     deadline = time.monotonic() + timeout
     sent = 0
     try:

@@ -381,7 +381,7 @@ class SshExecutor:
 
     def _exec(self, command: str, stdin: bytes | None, timeout: float | None) -> tuple[int, bytes, bytes]:
         limit = self._command_timeout if timeout is None else timeout
-        channel = self._open_channel()
+        channel = self.open_channel()
         try:
             channel.exec_command(command)
             if stdin:
@@ -413,8 +413,9 @@ class SshExecutor:
         finally:
             channel.close()
 
-    def _open_channel(self) -> paramiko.Channel:
-        """A session channel; a connection that died since the last command (reboot) is reopened once."""
+    def open_channel(self) -> paramiko.Channel:
+        """A raw session channel (for streaming, e.g. a tar pipe between two hosts); a connection that died since
+        the last command (reboot) is reopened once. Callers own the channel and must close it."""
         for attempt in (1, 2):
             self.connect()
             assert self._client is not None
