@@ -20,7 +20,7 @@ import hvac
 
 from fleet.migrate_journal import STEPS
 from sandbox.environment import Sandbox
-from sandbox.net import free_port
+from sandbox.net import free_port, free_port_block
 from sandbox.settings import SandboxSettings
 from tests.fixtures.tenant import TenantProject, run_migrate
 
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="migrations per reason (one tenant per reason)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = SandboxSettings(root=Path(tmp) / "sbx", vault_port=free_port(), raft_base_port=free_port(),
+        settings = SandboxSettings(root=Path(tmp) / "sbx", vault_port=free_port(), raft_base_port=free_port_block(2),
                                    dns_port=free_port(), hostwinds_port=free_port())
         sandbox = Sandbox.default(settings)
         env = sandbox.up()

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from sandbox.environment import Sandbox
-from sandbox.net import free_port
+from sandbox.net import free_port, free_port_block
 from sandbox.settings import SandboxSettings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,7 +54,7 @@ def main() -> None:
     for _ in range(args.sandbox_runs):
         with tempfile.TemporaryDirectory() as tmp:
             settings = SandboxSettings(root=Path(tmp) / "sbx", vault_port=free_port(), dns_port=free_port(),
-                                       hostwinds_port=free_port(), raft_base_port=free_port())
+                                       hostwinds_port=free_port(), raft_base_port=free_port_block(2))
             sandbox = Sandbox.default(settings)
             started = time.perf_counter()
             sandbox.up()

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.deploy import run_stacks
 from sandbox.environment import Sandbox
-from sandbox.net import free_port
+from sandbox.net import free_port, free_port_block
 from sandbox.settings import SandboxSettings
 from tests.fixtures.tenant import TenantProject
 
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--fleet-up", action="store_true", help="also `up` the whole fleet (creates N VPS hosts)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = SandboxSettings(root=Path(tmp) / "sbx", vault_port=free_port(), raft_base_port=free_port(),
+        settings = SandboxSettings(root=Path(tmp) / "sbx", vault_port=free_port(), raft_base_port=free_port_block(2),
                                    dns_port=free_port(), hostwinds_port=free_port())
         sandbox = Sandbox.default(settings)
         env = sandbox.up()

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sandbox import daemon
-from sandbox.net import free_port, port_free
+from sandbox.net import free_port, free_port_block
 from sandbox.openbao import DevServer, RaftCluster
 from toolkit.redact import Secret
 from vault import apikeys, keys, kv, paths
@@ -96,16 +96,8 @@ def apikey_bench(client: VaultClient, stored: int) -> None:
            timed(lambda: apikeys.verify_api_key(client, target.reveal(), tenant_id=many_tenant), 20))
 
 
-def free_block(count: int) -> int:
-    import random
-    while True:
-        base = random.randint(20000, 60000 - count)
-        if all(port_free(base + i) for i in range(count)):
-            return base
-
-
 def raft_bench(state: Path, ops: int) -> None:
-    cluster = RaftCluster(state / "raft3", nodes=3, base_port=free_block(6))
+    cluster = RaftCluster(state / "raft3", nodes=3, base_port=free_port_block(6))
     try:
         start = time.perf_counter()
         cluster.start(timeout=120)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ToolkitError
+from toolkit.redact import scrub
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,10 +34,14 @@ def engine_path(env: Mapping[str, str] | None = None) -> str:
 def stack_outputs(stack: str, *, work_dir: Path = REPO, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     run_env = {**os.environ, **(env or {})}
     run_env["PATH"] = engine_path(run_env)
-    result = subprocess.run(
-        ["pulumi", "stack", "output", "--json", "--stack", stack, "--non-interactive"], cwd=work_dir, env=run_env,
-        capture_output=True, text=True, timeout=120, check=False,
-    )
+    try:
+        result = subprocess.run(
+            ["pulumi", "stack", "output", "--json", "--stack", stack, "--non-interactive"], cwd=work_dir,
+            env=run_env, capture_output=True, text=True, timeout=120, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StackOutputsError(f"pulumi stack output --stack {stack}: {exc}") from None
     if result.returncode != 0:
-        raise StackOutputsError(f"cannot read outputs of stack {stack!r}: {result.stderr.strip()[-300:]}")
-    return dict(json.loads(result.stdout or "{}"))
+        raise StackOutputsError(f"pulumi stack output --stack {stack}: {scrub(result.stderr.strip())[-300:]}")
+    data = json.loads(result.stdout or "{}")
+    return data if isinstance(data, dict) else {}

@@ -20,9 +20,7 @@ Thresholds (requirements sections 8, 9, 11):
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +35,7 @@ from cryptography.x509.oid import NameOID
 
 from dnsrecords.verify import PtrLookup, VerifyReport
 from fleet.rotation import DKIM_DAYS, SMTP_DAYS, SSH_DAYS_DEFAULT, UPCOMING
+from fleet.stack_outputs import StackOutputsError, stack_outputs
 from hostwinds.client import GONE_STATUSES, HostwindsClient
 from hostwinds.models import READY_STATUS, Instance
 from hostwinds.settings import DEFAULT_URL, ENV_API_KEY, ENV_API_URL, ClientSettings, RetryPolicy
@@ -404,17 +403,9 @@ class LiveSources:
         if self.settings.work_dir is None:
             return {}
         try:
-            result = subprocess.run(
-                ["pulumi", "stack", "output", "--json", "--stack", tenant, "--non-interactive"],
-                cwd=self.settings.work_dir, env=dict(self.settings.env), capture_output=True, text=True,
-                timeout=120, check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise StatusError(f"pulumi stack output --stack {tenant}: {exc}") from None
-        if result.returncode != 0:
-            raise StatusError(f"pulumi stack output --stack {tenant}: {scrub(result.stderr.strip())[-300:]}")
-        data = json.loads(result.stdout or "{}")
-        return data if isinstance(data, dict) else {}
+            return stack_outputs(tenant, work_dir=self.settings.work_dir, env=self.settings.env)
+        except StackOutputsError as exc:
+            raise StatusError(str(exc)) from None
 
     def _hostwinds(self, config: TenantConfig) -> HostwindsClient:
         url = config.hostwinds.api_url or self.settings.env.get(ENV_API_URL) or DEFAULT_URL

@@ -219,6 +219,18 @@ def read_env(settings: SandboxSettings) -> dict[str, str]:
     return env
 
 
+def connection_env(settings: SandboxSettings | None = None) -> tuple[dict[str, str], bool]:
+    """The process environment, completed from the sandbox's env file when no Vault address is set: the one rule
+    every task uses to find Vault, Hostwinds, DNS and Pulumi. Returns (env, from_sandbox)."""
+    env = dict(os.environ)
+    if env.get("VAULT_ADDRS") or env.get("VAULT_ADDR"):
+        return env, False
+    settings = settings or SandboxSettings.from_env()
+    if not settings.env_file.exists():
+        return env, False
+    return {**read_env(settings), **env}, True
+
+
 def sweep_processes(root: Path) -> int:
     """Kill every process whose command line mentions the sandbox directory. Returns how many."""
     marker = str(root) + os.sep

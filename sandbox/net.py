@@ -32,6 +32,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def free_port_block(count: int, host: str = "127.0.0.1", attempts: int = 200) -> int:
+    """A base port such that ``base .. base+count-1`` are all free (a raft node needs its API port and the next
+    one for cluster traffic, so a cluster of n nodes needs 2n)."""
+    for _ in range(attempts):
+        base = free_port(host)
+        if base + count <= 65536 and all(port_free(base + i, host) for i in range(1, count)):
+            return base
+    raise SetupError(
+        "find free ports", f"no block of {count} consecutive free ports on {host}", "stop some local servers"
+    )
+
+
 def tcp_listening(host: str, port: int, timeout: float = 0.3) -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
         return True

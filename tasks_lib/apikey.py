@@ -24,7 +24,7 @@ console = Console(log_path=False)
 
 
 def _client() -> VaultClient:
-    from tasks_lib.vault import connection_env  # the shared "env, else sandbox env file" rule
+    from sandbox.environment import connection_env
 
     env, _from_sandbox = connection_env()
     return VaultClient.from_env(env)

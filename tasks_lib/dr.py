@@ -28,8 +28,9 @@ from rich.table import Table
 from fleet.audit import audit_path
 from fleet.migrate import REASONS, Migration, MigrationReport
 from fleet.migrate_live import live_deps
+from sandbox.environment import connection_env
 from tasks_lib.dr_drill import drill
-from tasks_lib.vault import connection_env, console, fail, reporting
+from tasks_lib.vault import console, fail, reporting
 from toolkit import stack_files
 from toolkit.errors import ToolkitError
 

@@ -17,12 +17,12 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 from rich.table import Table
 
+from sandbox.environment import connection_env
 from tasks_lib.vault import (
     DEST_HELP,
     KEY_HELP,
     S3_HELP,
     backup_key,
-    connection_env,
     console,
     fail,
     reporting,

@@ -25,8 +25,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from fleet.status import COLUMNS, FleetStatus, Severity, StatusSettings, TenantStatus, collect
+from sandbox.environment import connection_env
 from sandbox.settings import SandboxSettings
-from tasks_lib.vault import connection_env
 
 REPO = Path(__file__).resolve().parent.parent
 console = Console()

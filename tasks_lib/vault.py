@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sandbox.environment import connection_env
 from sandbox.settings import SandboxSettings
 from toolkit.errors import ToolkitError
 from toolkit.redact import REDACTOR, Secret, scrub
@@ -50,20 +51,6 @@ KEY_HELP = "file holding the backup key (default: $PM_BACKUP_KEY_FILE, else $PM_
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def connection_env() -> tuple[dict[str, str], bool]:
-    """The process environment, completed from the sandbox's env file when no Vault address is set.
-    Returns (env, from_sandbox)."""
-    env = dict(os.environ)
-    if env.get("VAULT_ADDRS") or env.get("VAULT_ADDR"):
-        return env, False
-    settings = SandboxSettings.from_env()
-    if not settings.env_file.exists():
-        return env, False
-    from sandbox.environment import read_env
-
-    return {**read_env(settings), **env}, True
-
-
 def backup_key(key_file: str, env: Mapping[str, str], from_sandbox: bool) -> BackupKey:
     if key_file or env.get("PM_BACKUP_KEY_FILE") or env.get("PM_BACKUP_KEY"):
         return BackupKey.load(key_file or None, env)

@@ -15,14 +15,14 @@ import pytest
 import requests
 
 from sandbox.environment import Sandbox, read_env
-from sandbox.net import free_port
+from sandbox.net import free_port, free_port_block
 from sandbox.settings import SandboxSettings
 from toolkit.errors import SetupError
 
 
 def _settings(root: Path, vault_mode: str = "dev") -> SandboxSettings:
     return SandboxSettings(
-        root=root, vault_mode=vault_mode, vault_port=free_port(), raft_base_port=free_port(),  # type: ignore[arg-type]
+        root=root, vault_mode=vault_mode, vault_port=free_port(), raft_base_port=free_port_block(2),  # type: ignore[arg-type]
         dns_port=free_port(), hostwinds_port=free_port(),
     )
 

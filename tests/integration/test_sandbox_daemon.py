@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import daemon
-from sandbox.net import free_port, port_free, require_free, tcp_listening
+from sandbox.net import free_port, free_port_block, port_free, require_free, tcp_listening
 from toolkit.errors import SetupError
 
 
@@ -88,3 +88,8 @@ def test_taken_port_gets_a_clear_message(tmp_path: Path) -> None:
     finally:
         daemon.stop(spec)
     assert os.path.exists(spec.log_file)
+
+
+def test_free_port_block_is_consecutive_and_free() -> None:
+    base = free_port_block(4)
+    assert all(port_free(base + i) for i in range(4))

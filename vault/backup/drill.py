@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sandbox.net import free_port, port_free
+from sandbox.net import free_port_block
 from sandbox.openbao import RaftCluster
-from toolkit.errors import SetupError
 from toolkit.redact import Secret
 from vault.backup.backup import latest_backup
 from vault.backup.crypto import BackupKey
@@ -38,15 +37,6 @@ class ScratchCluster(RaftCluster):
 
     def _config(self, index: int) -> str:
         return super()._config(index).replace('audit "file" "file"', 'audit "file" "drill"')
-
-
-def free_port_pair(attempts: int = 50) -> int:
-    """A free port whose successor is free too (API port + cluster port of one raft node)."""
-    for _ in range(attempts):
-        port = free_port()
-        if port < 65535 and port_free(port + 1):
-            return port
-    raise SetupError("start a scratch Vault", "no two consecutive free loopback ports found", "free some ports")
 
 
 @dataclass
@@ -85,7 +75,7 @@ def run_drill(store: BackupStore, key: BackupKey, unseal_keys: Sequence[str], ve
         verified = fetch_verified(store, name, key, root)
         manifest = verified.manifest
         timings["fetch_verify_decrypt"] = time.monotonic() - started
-        cluster = ScratchCluster(root / "scratch", nodes=1, base_port=free_port_pair(),
+        cluster = ScratchCluster(root / "scratch", nodes=1, base_port=free_port_block(2),
                                  shares=manifest.source.shares or 5, threshold=manifest.source.threshold or 3)
         say(f"starting a scratch Vault (raft, {cluster.shares} shares / threshold {cluster.threshold})")
         started = time.monotonic()
