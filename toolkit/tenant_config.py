@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from toolkit import validate
@@ -175,7 +175,7 @@ class TenantConfig(_Strict):
 
     @field_validator("vault_addrs")
     @classmethod
-    def _vault(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+    def _vault(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for item in value:
             url = urlparse(item)
             if url.scheme not in ("http", "https") or not url.hostname or url.path not in ("", "/"):
