@@ -10,6 +10,11 @@
 - **Credentials**: the provider reads ``VAULT_ADDRS``/``VAULT_ADDR`` and ``VAULT_TOKEN`` or
   ``VAULT_ROLE_ID``+``VAULT_SECRET_ID`` from the environment of the ``pulumi`` process at run time; they are
   never inputs or state. The Vault client is built inside each provider method (providers are pickled).
+- **preview**: ``check`` skips inputs not known yet and ``diff`` counts an unknown as a change (replace or update by
+  key), through ``components.unknowns``.
+- **refresh** (``read``) reports what Vault holds now: path, latest version, fingerprint, public key (so a rotation
+  done by a task shows as drift); a secret gone from Vault reads as deleted. Vault unreachable fails the refresh:
+  Vault is the source of truth here, and keeping stale versions would hide a rotation.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
+from components.unknowns import changed_keys, diff_result, known_checks
 from toolkit.errors import ToolkitError
 from vault import keys as vkeys
 from vault import kv, paths, smtp
@@ -43,10 +49,6 @@ def _failures(checks: list[tuple[str, Callable[[], object]]]) -> list[pulumi.dyn
         except (ToolkitError, ValueError) as exc:
             failures.append(pulumi.dynamic.CheckFailure(key, str(exc)))
     return failures
-
-
-def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
-    return [k for k in keys if olds.get(k) != news.get(k)]
 
 
 def _purge_if_asked(id_: str, props: dict[str, Any]) -> None:
@@ -78,11 +80,12 @@ class SshKeyPairProvider(pulumi.dynamic.ResourceProvider):
     serialize_as_secret_always = False  # it captures no secret
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
-        return pulumi.dynamic.CheckResult(news, _failures([
-            ("tenant_id", lambda: paths.ssh_key(str(news.get("tenant_id") or ""), news.get("kind") or "admin_ssh")),
-            ("kind", lambda: paths.SshKeyKind(str(news.get("kind")))),
-            ("algorithm", lambda: vkeys.SshAlgorithm(news.get("algorithm") or "rsa")),
-        ]))
+        return pulumi.dynamic.CheckResult(news, _failures(known_checks(news, [
+            ("tenant_id", ("tenant_id", "kind"),
+             lambda: paths.ssh_key(str(news.get("tenant_id") or ""), news.get("kind") or "admin_ssh")),
+            ("kind", ("kind",), lambda: paths.SshKeyKind(str(news.get("kind")))),
+            ("algorithm", ("algorithm",), lambda: vkeys.SshAlgorithm(news.get("algorithm") or "rsa")),
+        ])))
 
     def _store(self, props: dict[str, Any]) -> vkeys.StoredKey:
         with _client() as client:
@@ -100,13 +103,12 @@ class SshKeyPairProvider(pulumi.dynamic.ResourceProvider):
         return _read_public(id_, props, SSH_INPUTS)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        replaces = _changed(olds, news, ("tenant_id", "kind"))
-        updates = _changed(olds, news, ("algorithm", "bits", "rotation_days", "rotation_trigger", "purge"))
-        return pulumi.dynamic.DiffResult(changes=bool(replaces or updates), replaces=replaces,
-                                         delete_before_replace=False)
+        replaces = changed_keys(olds, news, ("tenant_id", "kind"))
+        updates = changed_keys(olds, news, ("algorithm", "bits", "rotation_days", "rotation_trigger", "purge"))
+        return diff_result(replaces, updates, delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        if _changed(olds, news, ("algorithm", "bits", "rotation_days", "rotation_trigger")):
+        if changed_keys(olds, news, ("algorithm", "bits", "rotation_days", "rotation_trigger")):
             return pulumi.dynamic.UpdateResult({**news, **_stored_outs(self._store(news))})
         return pulumi.dynamic.UpdateResult({**olds, **news, **{k: olds.get(k) for k in
                                                               ("path", "version", "fingerprint", "public_key")}})
@@ -151,9 +153,9 @@ class DkimKeyProvider(pulumi.dynamic.ResourceProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
         selector = news.get("selector") or olds.get("selector") or vkeys.dated_selector()
         news = {**news, "selector": selector}  # a dated default, fixed at the first run
-        return pulumi.dynamic.CheckResult(news, _failures([
-            ("domain", lambda: paths.dkim(str(news.get("domain") or ""), selector)),
-        ]))
+        return pulumi.dynamic.CheckResult(news, _failures(known_checks(news, [
+            ("domain", ("domain", "selector"), lambda: paths.dkim(str(news.get("domain") or ""), selector)),
+        ])))
 
     def _store(self, props: dict[str, Any]) -> dict[str, Any]:
         with _client() as client:
@@ -171,13 +173,12 @@ class DkimKeyProvider(pulumi.dynamic.ResourceProvider):
         return _read_public(id_, props, DKIM_INPUTS)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        replaces = _changed(olds, news, ("domain", "selector"))
-        updates = _changed(olds, news, ("bits", "rotation_trigger", "purge"))
-        return pulumi.dynamic.DiffResult(changes=bool(replaces or updates), replaces=replaces,
-                                         delete_before_replace=False)
+        replaces = changed_keys(olds, news, ("domain", "selector"))
+        updates = changed_keys(olds, news, ("bits", "rotation_trigger", "purge"))
+        return diff_result(replaces, updates, delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        if _changed(olds, news, ("bits", "rotation_trigger")):
+        if changed_keys(olds, news, ("bits", "rotation_trigger")):
             return pulumi.dynamic.UpdateResult({**news, **self._store(news)})
         kept = ("path", "version", "fingerprint", "public_key", "dns_value", "dns_strings", "record_name")
         return pulumi.dynamic.UpdateResult({**olds, **news, **{k: olds.get(k) for k in kept}})
@@ -222,10 +223,10 @@ class SmtpCredentialProvider(pulumi.dynamic.ResourceProvider):
     serialize_as_secret_always = False
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
-        return pulumi.dynamic.CheckResult(news, _failures([
-            ("tenant_id", lambda: paths.smtp_admin(str(news.get("tenant_id") or ""))),
-            ("domain", lambda: paths.dkim(str(news.get("domain") or ""), "x")),
-        ]))
+        return pulumi.dynamic.CheckResult(news, _failures(known_checks(news, [
+            ("tenant_id", ("tenant_id",), lambda: paths.smtp_admin(str(news.get("tenant_id") or ""))),
+            ("domain", ("domain",), lambda: paths.dkim(str(news.get("domain") or ""), "x")),
+        ])))
 
     def _store(self, props: dict[str, Any]) -> dict[str, Any]:
         with _client() as client:
@@ -251,13 +252,12 @@ class SmtpCredentialProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.ReadResult(id_, {**props, **outs}, {k: props.get(k) for k in SMTP_INPUTS})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        replaces = _changed(olds, news, ("tenant_id",))
-        updates = _changed(olds, news, ("domain", "webmail_url", "rotation_trigger", "purge"))
-        return pulumi.dynamic.DiffResult(changes=bool(replaces or updates), replaces=replaces,
-                                         delete_before_replace=False)
+        replaces = changed_keys(olds, news, ("tenant_id",))
+        updates = changed_keys(olds, news, ("domain", "webmail_url", "rotation_trigger", "purge"))
+        return diff_result(replaces, updates, delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        if _changed(olds, news, ("domain", "webmail_url", "rotation_trigger")):
+        if changed_keys(olds, news, ("domain", "webmail_url", "rotation_trigger")):
             return pulumi.dynamic.UpdateResult({**news, **self._store(news)})
         kept = ("path", "version", "username", "webmail_url_out")
         return pulumi.dynamic.UpdateResult({**olds, **news, **{k: olds.get(k) for k in kept}})
