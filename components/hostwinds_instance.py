@@ -36,7 +36,9 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
+from components.unknowns import is_unknown
 from hostwinds.client import CreateRequest, HostwindsClient
+from hostwinds.endpoint import DEFAULT_URL, check_api_url
 from hostwinds.errors import InvalidServiceIdError
 from hostwinds.models import Instance as ApiInstance
 from hostwinds.settings import ENV_API_KEY, ENV_API_URL, ClientSettings, PollSettings, RetryPolicy
@@ -63,13 +65,36 @@ def client_from(props: dict[str, Any]) -> HostwindsClient:
     if not key:
         raise ConfigError(ENV_API_KEY, "is not set in the environment of `pulumi`; the Hostwinds provider reads "
                                        "the API key from there so it never lands in state")
-    url = str(props.get("api_url") or os.environ.get(ENV_API_URL) or "https://clients.hostwinds.com/cloud/api.php")
+    url = api_url_of(props)
     poll = PollSettings(interval=float(props.get("poll_interval") or 30.0),
                         timeout=float(props.get("poll_timeout") or 1800.0))
     base_delay = props.get("retry_base_delay")
     retry = RetryPolicy(base_delay=float(base_delay)) if base_delay is not None else RetryPolicy()
     return HostwindsClient(ClientSettings(api_key=Secret(key), url=url, poll=poll, retry=retry,
                                           lost_create_grace=min(60.0, poll.timeout)))
+
+
+def api_url_of(props: dict[str, Any]) -> str:
+    """The endpoint the key will be sent to (input ``api_url``, else ``HOSTWINDS_API_URL``, else the contract's),
+    checked by ``hostwinds.endpoint`` and named after where it came from."""
+    if props.get("api_url"):
+        return check_api_url(props["api_url"], "api_url")
+    if os.environ.get(ENV_API_URL):
+        return check_api_url(os.environ[ENV_API_URL], ENV_API_URL)
+    return DEFAULT_URL
+
+
+def api_url_failures(news: dict[str, Any]) -> list[pulumi.dynamic.CheckFailure]:
+    """``check`` failures for the ``api_url`` input (skipped while unknown at preview): shared by every Hostwinds
+    provider, so a hostile URL is refused before any resource is created."""
+    url = news.get("api_url")
+    if not url or is_unknown(url):
+        return []
+    try:
+        check_api_url(url, "api_url")
+    except ConfigError as exc:
+        return [pulumi.dynamic.CheckFailure("api_url", exc.problem)]
+    return []
 
 
 def _value(props: dict[str, Any], key: str) -> Any:
@@ -137,6 +162,7 @@ class InstanceProvider(pulumi.dynamic.ResourceProvider):
                 CreateRequest(label=str(news["label"]), template="x", plan_id="x", location_id="x").form()
             except ConfigError as exc:
                 failures.append(pulumi.dynamic.CheckFailure("label", exc.problem))
+        failures += api_url_failures(news)
         replacing = replacement_keeps_label(olds, news)
         if replacing:
             failures.append(pulumi.dynamic.CheckFailure("label", (

@@ -17,11 +17,14 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from components.hostwinds_instance import client_from
+from components.hostwinds_instance import api_url_failures, client_from
 
 
 class _SshKeyProvider(pulumi.dynamic.ResourceProvider):
     serialize_as_secret_always = False
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
+        return pulumi.dynamic.CheckResult(news, api_url_failures(news))
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
         client = client_from(props)
@@ -52,6 +55,9 @@ class SshKey(pulumi.dynamic.Resource, module="hostwinds", name="SshKey"):
 
 class _MailNetworkingProvider(pulumi.dynamic.ResourceProvider):
     serialize_as_secret_always = False
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
+        return pulumi.dynamic.CheckResult(news, api_url_failures(news))
 
     def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
         client = client_from(props)

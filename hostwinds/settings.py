@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from hostwinds.endpoint import DEFAULT_URL as DEFAULT_URL  # re-exported: callers import it from here
+from hostwinds.endpoint import check_api_url
 from toolkit.errors import ConfigError
 from toolkit.redact import REDACTOR, Secret
 
-DEFAULT_URL = "https://clients.hostwinds.com/cloud/api.php"
 ENV_API_KEY = "HOSTWINDS_API_KEY"
 ENV_API_URL = "HOSTWINDS_API_URL"
 
@@ -64,8 +65,7 @@ class ClientSettings:
     def __post_init__(self) -> None:
         if not isinstance(self.api_key, Secret) or not self.api_key.reveal().strip():
             raise ConfigError("api_key", "must be a non-empty Secret (set HOSTWINDS_API_KEY)")
-        if not self.url.startswith(("https://", "http://127.", "http://localhost")):
-            raise ConfigError("url", f"{self.url!r} must be https (plain http only for a loopback simulator)")
+        check_api_url(self.url, "url")  # before anything can send the key there
         if self.rate_per_second <= 0:
             raise ConfigError("rate_per_second", f"must be positive, got {self.rate_per_second}")
         if self.http_timeout <= 0:
@@ -80,5 +80,5 @@ class ClientSettings:
         key = os.environ.get(ENV_API_KEY, "")
         if not key:
             raise ConfigError(ENV_API_KEY, "is not set; export the Hostwinds API key")
-        url = os.environ.get(ENV_API_URL, DEFAULT_URL)
+        url = check_api_url(os.environ.get(ENV_API_URL) or DEFAULT_URL, ENV_API_URL)
         return cls(api_key=Secret(key), url=url, **overrides)  # type: ignore[arg-type]

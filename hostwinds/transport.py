@@ -12,6 +12,7 @@ from typing import Protocol
 
 import requests
 
+from hostwinds.endpoint import check_api_url
 from hostwinds.errors import AuthError, HostwindsTransientError, RateLimitedError
 
 FormValue = str | int | Sequence[str]
@@ -40,10 +41,12 @@ class Transport(Protocol):
 
 
 class RequestsTransport:
-    """Transport over ``requests`` with a per-request timeout. Redirects are refused (a POST must not move)."""
+    """Transport over ``requests`` with a per-request timeout. Redirects are refused (a POST must not move).
+
+    The URL is checked again here (``hostwinds.endpoint``): this is the object that sends the key."""
 
     def __init__(self, url: str, timeout: float) -> None:
-        self.url = url
+        self.url = check_api_url(url, "url")
         self.timeout = timeout
         self._session = requests.Session()
 

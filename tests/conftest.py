@@ -20,7 +20,7 @@ pytest_plugins = [
     "tests.fixtures.tenant",
 ]
 
-_LAYERS = ("unit", "integration", "e2e")
+_LAYERS = ("unit", "integration", "e2e", "security")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from hostwinds.endpoint import check_api_url
 from toolkit import validate
 from toolkit.errors import ConfigError
 
@@ -80,9 +81,9 @@ class HostwindsSettings(_Strict):
     @field_validator("api_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and urlparse(value).scheme not in ("http", "https"):
-            raise ValueError(f"{value!r} must be an http(s):// URL")
-        return value
+        # The one rule for where the Hostwinds API key may go (hostwinds.endpoint): https to an allowed API host,
+        # plain http only to loopback, no user info.
+        return None if value is None else _check(lambda v: check_api_url(v, "hostwinds.api_url"), value)
 
 
 class MigrationSettings(_Strict):

@@ -10,6 +10,7 @@ import pytest
 
 from hostwinds import ClientSettings, HostwindsClient, PollSettings, RetryPolicy
 from hostwinds.breaker import BreakerState, CircuitBreaker
+from hostwinds.endpoint import DEFAULT_URL
 from hostwinds.errors import (
     AuthError,
     CircuitOpenError,
@@ -54,7 +55,7 @@ class FakeTransport:
 
 
 def make_client(transport: FakeTransport, clock: FakeClock, **overrides: Any) -> HostwindsClient:
-    settings = ClientSettings(api_key=Secret(KEY), url="https://api.example.test/cloud/api.php", **overrides)
+    settings = ClientSettings(api_key=Secret(KEY), url=DEFAULT_URL, **overrides)
     return HostwindsClient(settings, transport=transport, clock=clock, sleep=clock.sleep)
 
 
