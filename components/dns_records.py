@@ -15,6 +15,13 @@ cloudflare_api_url), ``record`` (name, type, ttl, values), optional ``credential
 Outputs: the inputs plus ``adopted`` (the RRset already held this data when the resource was created).
 Diff: provider, zone, name or type -> replace (another RRset); ttl, values or connection settings -> update
 (the RRset is replaced in place). Refresh reads the live RRset; a vanished RRset reads as deleted.
+
+Preview: the record's data may not be known yet (the VPS IP, a rotated DKIM key). ``MailDnsRecords`` passes the
+record with its name, type and TTL known (they depend only on plain inputs) and only the values that depend on an
+unknown left unknown, so such a preview shows an update, not a replacement. ``check`` validates only a fully known
+record; ``diff`` counts an unknown as changed (an unknown name or type -> replace, unknown values -> update).
+Refresh (``read``) asks the DNS provider for the live RRset and reports it as both input and output, so the next
+``up`` puts the desired values back; an unreachable DNS server fails the refresh (nothing to keep it honest with).
 """
 
 from __future__ import annotations
@@ -26,7 +33,9 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
+from components.unknowns import changed_keys, diff_result, is_unknown
 from dnsrecords.dkimcheck import throwaway_public_key
+from dnsrecords.names import owner_name
 from dnsrecords.providers import DnsProvider, make_provider
 from dnsrecords.records import Record
 from dnsrecords.recordset import MailDomainInputs, build_record_set
@@ -55,6 +64,24 @@ def _record(props: Mapping[str, Any]) -> Record:
     return Record.from_dict(props["record"])
 
 
+def _diff_view(props: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``diff`` compares, flattened: identity (normalised name, type), data (TTL + normalised values), the
+    provider and its settings. A part that is unknown (preview) stays unknown, so it counts as changed."""
+    record, settings = props.get("record"), props.get("settings")
+    view: dict[str, Any] = {"provider": props.get("provider"), "settings": settings,
+                            "credential": props.get("credential"),
+                            "settings.zone": settings.get("zone") if isinstance(settings, Mapping) else settings}
+    if not is_unknown(record) and isinstance(record, Mapping):
+        known = _record(props)
+        return {**view, "record.name": known.name, "record.type": known.type,
+                "record.data": (known.ttl, known.values)}
+    parts = record if isinstance(record, Mapping) else dict.fromkeys(("name", "type", "ttl", "values"), record)
+    name, rtype = parts.get("name"), parts.get("type")
+    return {**view, "record.name": name if name is None or is_unknown(name) else owner_name(str(name), "name"),
+            "record.type": rtype if rtype is None or is_unknown(rtype) else str(rtype).upper(),
+            "record.data": [parts.get("ttl"), parts.get("values")]}
+
+
 def _outs(props: Mapping[str, Any], record: Record, adopted: bool) -> dict[str, Any]:
     outs = {key: props[key] for key in ("provider", "settings", "credential") if key in props}
     return {**outs, "record": record.to_dict(), "adopted": adopted}
@@ -65,11 +92,13 @@ class DnsRecordProvider(pulumi.dynamic.ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
         failures: list[pulumi.dynamic.CheckFailure] = []
-        if not isinstance(news.get("record"), dict):
-            return pulumi.dynamic.CheckResult(news, failures)  # unknown until its inputs resolve (e.g. a new IP)
+        if is_unknown(news.get("record")) or is_unknown(news.get("settings")) or is_unknown(news.get("provider")):
+            return pulumi.dynamic.CheckResult(news, failures)  # checked once its inputs resolve (e.g. a new IP)
         try:
             record = _record(news)
-            provider_from({**news, "credential": news.get("credential") or "check-only"}).check_in_zone(record)
+            credential = news.get("credential")
+            credential = "check-only" if not credential or is_unknown(credential) else credential
+            provider_from({**news, "credential": credential}).check_in_zone(record)
         except ConfigError as exc:
             failures.append(pulumi.dynamic.CheckFailure(exc.field, exc.problem))
         except (KeyError, TypeError, ValueError) as exc:
@@ -94,16 +123,10 @@ class DnsRecordProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.ReadResult(id_, outs, {**inputs, "record": live.to_dict()})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        old, new = _record(olds), _record(news)
-        replaces = [f"record.{key}" for key in IDENTITY_KEYS if getattr(old, key) != getattr(new, key)]
-        if olds.get("provider") != news.get("provider"):
-            replaces.append("provider")
-        if (olds.get("settings") or {}).get("zone") != (news.get("settings") or {}).get("zone"):
-            replaces.append("settings.zone")
-        changes = bool(replaces) or not old.same_data(new) or olds.get("settings") != news.get("settings") \
-            or olds.get("credential") != news.get("credential")
-        return pulumi.dynamic.DiffResult(changes=changes, replaces=replaces, stables=[],
-                                         delete_before_replace=True)
+        old, new = _diff_view(olds), _diff_view(news)
+        replaces = changed_keys(old, new, ("record.name", "record.type", "provider", "settings.zone"))
+        updates = changed_keys(old, new, ("record.data", "settings", "credential"))
+        return diff_result(replaces, updates, delete_before_replace=True)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
         record = _record(news)
@@ -149,7 +172,9 @@ class MailDnsRecords(pulumi.ComponentResource):
     ``inputs`` holds the plain parts (domain, selector, DMARC stage, options); ``mail_ip`` and
     ``dkim_public_key`` may be outputs of other resources (the VPS, the Vault DKIM key). The set's shape
     (names and types) depends only on the plain parts, so it is known at preview time; the plain parts are
-    validated at once, before any resource is registered.
+    validated at once, before any resource is registered. Each record's name, type and TTL are passed as plain
+    values; its values wait only for what they use (found by building the set again with another placeholder IP,
+    then another key): a preview with the IP or key unknown shows updates of just the records that use them.
     """
 
     records: dict[str, DnsRecord]
@@ -166,17 +191,27 @@ class MailDnsRecords(pulumi.ComponentResource):
         credential: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        shape = build_record_set(replace(inputs, mail_ip="192.0.2.1", dkim_public_key=throwaway_public_key()))
+        ip, key = "192.0.2.1", throwaway_public_key()
+        shape = build_record_set(replace(inputs, mail_ip=ip, dkim_public_key=key))
+        other_ip = build_record_set(replace(inputs, mail_ip="198.51.100.1", dkim_public_key=key))
+        other_key = build_record_set(replace(inputs, mail_ip=ip, dkim_public_key=throwaway_public_key()))
         plain = plain_settings(settings)
         domain = validate.domain(inputs.domain)
         super().__init__("pm:dns:MailDnsRecords", name, None, opts)
-        values = pulumi.Output.all(mail_ip, dkim_public_key)
 
-        def pick(index: int) -> pulumi.Output[dict[str, Any]]:
-            def build(args: list[Any]) -> dict[str, Any]:
+        def pick(index: int) -> dict[str, Any]:
+            plain_record = shape[index].to_dict()
+            uses_ip, uses_key = (shape[index].values != o[index].values for o in (other_ip, other_key))
+            if not uses_ip and not uses_key:
+                return plain_record
+            values = pulumi.Output.all(mail_ip if uses_ip else ip, dkim_public_key if uses_key else key)
+
+            def build(args: list[Any]) -> list[str]:
                 full = build_record_set(replace(inputs, mail_ip=str(args[0]), dkim_public_key=str(args[1])))
-                return full[index].to_dict()
-            return values.apply(build)
+                if full[index].key != shape[index].key or full[index].ttl != shape[index].ttl:
+                    raise ConfigError("dns records", f"record {index} changed identity: {full[index].describe()}")
+                return list(full[index].values)
+            return {**plain_record, "values": values.apply(build)}  # unknown only when what it uses is
 
         # Address records first: servers with integrity checks (BIND's default) refuse an MX, SRV or CNAME whose
         # target has no address yet, so records pointing at a name wait for that name's A record.

@@ -19,7 +19,13 @@ Diff: location, plan, image or ``generation`` -> replace (a different machine; `
 settings -> update (the wipe settings touch nothing on the VPS; they are recorded for the delete);
 ``ssh_key_names`` only apply at create (changing them later is ignored: re-keying is the SSH rotation task's job).
 Refresh (``read``) reports the live status, IP, hostname and label; a label changed outside Pulumi comes back as
-an input so the next ``up`` renames it back. An instance that is gone reads as deleted.
+an input so the next ``up`` renames it back. An instance that is gone reads as deleted. Location and image are
+not read back as inputs: the API names them differently from the inputs, and a mismatch would replace the VPS.
+An API that does not answer (after the client's retries) fails the refresh: the status and IP are what DNS and
+Mailu are built on, so a stale copy is not kept silently.
+
+Preview: ``check`` skips inputs not known yet (a label built from an unknown); ``diff`` counts an unknown as a
+change (``components.unknowns``): an unknown location, plan, image or generation means replace.
 
 Delete: with ``wipe_on_delete`` the machine is wiped first, best effort (``fleet.wipe``): SSH as root with the
 admin key read from Vault at run time (``wipe_key_path``, a logical path such as ``vps/<tenant>/admin_ssh``; the key
@@ -36,7 +42,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from components.unknowns import is_unknown
+from components.unknowns import changed_keys, diff_result, is_unknown
 from hostwinds.client import CreateRequest, HostwindsClient
 from hostwinds.endpoint import DEFAULT_URL, check_api_url
 from hostwinds.errors import InvalidServiceIdError
@@ -113,7 +119,12 @@ def replacement_keeps_label(olds: dict[str, Any], news: dict[str, Any]) -> list[
     resource at the end of the ``up`` would then terminate the live machine."""
     if not olds or not isinstance(news.get("label"), str) or olds.get("label") != news.get("label"):
         return []
-    return [key for key in REPLACE_KEYS if str(_value(olds, key)) != str(_value(news, key))]
+    return [key for key in REPLACE_KEYS if not is_unknown(news.get(key)) and key in _replace_keys(olds, news)]
+
+
+def _replace_keys(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    """Replace keys compared as text (the engine may hand back "1" or 1.0); an unknown one counts as changed."""
+    return changed_keys(olds, news, REPLACE_KEYS, value=lambda props, key: str(_value(props, key)))
 
 
 def _wipe(id_: str, props: dict[str, Any], client: HostwindsClient) -> None:
@@ -157,7 +168,7 @@ class InstanceProvider(pulumi.dynamic.ResourceProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
         failures = [pulumi.dynamic.CheckFailure(key, f"{key} is required")
                     for key in REQUIRED_KEYS if not news.get(key)]
-        if news.get("label"):
+        if news.get("label") and not is_unknown(news["label"]):  # unknown at preview: checked once known
             try:
                 CreateRequest(label=str(news["label"]), template="x", plan_id="x", location_id="x").form()
             except ConfigError as exc:
@@ -194,12 +205,8 @@ class InstanceProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.ReadResult(id_, outs, inputs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        replaces = [key for key in REPLACE_KEYS if str(_value(olds, key)) != str(_value(news, key))]
-        updates = [key for key in UPDATE_KEYS if _value(olds, key) != _value(news, key)]
-        return pulumi.dynamic.DiffResult(
-            changes=bool(replaces or updates), replaces=replaces,
-            stables=["serviceid"], delete_before_replace=False,
-        )
+        updates = changed_keys(olds, news, UPDATE_KEYS, value=_value)
+        return diff_result(_replace_keys(olds, news), updates, delete_before_replace=False)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
         client = client_from(news)

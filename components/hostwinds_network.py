@@ -8,6 +8,12 @@ is created. Changing the key or its name replaces it.
 resource re-sends it whenever IP, name or profile change; the DNS verification confirms the PTR end to end.
 
 Both read the API key from ``HOSTWINDS_API_KEY`` at run time (never an input, never in state), like ``Instance``.
+
+Preview: an unknown input (the IP or serviceid of a VPS about to be created) counts as changed in ``diff``
+(``components.unknowns``). Refresh: ``SshKey`` keeps its state (the API cannot list keys); ``MailNetworking``
+reads the live firewall profile (drift comes back as an input, so the next ``up`` sets it again) and reads as
+deleted when its instance is gone; the PTR cannot be read back and stays as recorded. An API that does not answer
+fails the refresh, as for ``Instance``.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import pulumi
 import pulumi.dynamic
 
 from components.hostwinds_instance import api_url_failures, client_from
+from components.unknowns import changed_keys, diff_result
+from hostwinds.errors import InvalidServiceIdError
 
 
 class _SshKeyProvider(pulumi.dynamic.ResourceProvider):
@@ -32,8 +40,7 @@ class _SshKeyProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.CreateResult(id_=str(props["name"]), outs=dict(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        replaces = [key for key in ("name", "public_key") if olds.get(key) != news.get(key)]
-        return pulumi.dynamic.DiffResult(changes=bool(replaces), replaces=replaces, delete_before_replace=True)
+        return diff_result(changed_keys(olds, news, ("name", "public_key")), [], delete_before_replace=True)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         client_from(props).delete_ssh_key(id_)
@@ -53,6 +60,9 @@ class SshKey(pulumi.dynamic.Resource, module="hostwinds", name="SshKey"):
         )
 
 
+NETWORK_INPUTS: tuple[str, ...] = ("serviceid", "ip", "rdns", "firewall_profile", "api_url")
+
+
 class _MailNetworkingProvider(pulumi.dynamic.ResourceProvider):
     serialize_as_secret_always = False
 
@@ -69,10 +79,17 @@ class _MailNetworkingProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.CreateResult(id_=f"{props['serviceid']}-network", outs=self._apply(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        keys = ("ip", "rdns", "firewall_profile")
-        changed = [key for key in keys if olds.get(key) != news.get(key)]
-        replaces = ["serviceid"] if olds.get("serviceid") != news.get("serviceid") else []
-        return pulumi.dynamic.DiffResult(changes=bool(changed or replaces), replaces=replaces)
+        return diff_result(changed_keys(olds, news, ("serviceid",)),
+                           changed_keys(olds, news, ("ip", "rdns", "firewall_profile")))
+
+    def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
+        try:
+            live = client_from(props).get_firewall_profile(str(props["serviceid"]))
+        except InvalidServiceIdError:
+            return pulumi.dynamic.ReadResult(None, {})
+        inputs = {key: props.get(key) for key in NETWORK_INPUTS}
+        return pulumi.dynamic.ReadResult(id_, {**props, "firewall_profile": live.name},
+                                         {**inputs, "firewall_profile": live.name})
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
         return pulumi.dynamic.UpdateResult(outs=self._apply(news))

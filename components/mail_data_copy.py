@@ -11,6 +11,8 @@ Outputs: ``copied`` (bool), ``bytes_copied``, ``copied_paths``, ``warning``. Mai
 secrets): an old host that does not answer, or a stream that breaks, gives ``copied=false`` and a warning instead
 of failing the deployment.
 Diff: another source or destination -> replace (copy again); nothing else re-runs it. Delete does nothing.
+An unknown input (preview: the new host's IP) counts as changed (``components.unknowns``). Refresh keeps the state:
+the copy is a one-off event, and there is nothing on either host to read it back from.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
+from components.unknowns import changed_keys, diff_result
 from fleet.mail_copy import DEFAULT_PATHS, CopyResult, copy_mail_data
 from toolkit.errors import ToolkitError
 from toolkit.redact import scrub
@@ -67,10 +70,8 @@ class _MailDataCopyProvider(pulumi.dynamic.ResourceProvider):
                                            _outs(props, _copy(props)))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
-        updates = [k for k in ("admin_key_path", "connect_timeout") if olds.get(k) != news.get(k)]
-        return pulumi.dynamic.DiffResult(changes=bool(replaces or updates), replaces=replaces,
-                                         delete_before_replace=False)
+        return diff_result(changed_keys(olds, news, REPLACE_KEYS),
+                           changed_keys(olds, news, ("admin_key_path", "connect_timeout")), delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
         kept = {k: olds.get(k) for k in ("copied", "bytes_copied", "copied_paths", "warning")}

@@ -2,6 +2,10 @@
 
 State holds only the path and version. ``rotation_trigger`` (e.g. set by `dr.migrate --reason compromise`)
 writes a new version; deleting keeps the history unless ``purge`` is true.
+
+Preview: an unknown input counts as changed (``components.unknowns``). Refresh (``read``) reports the version Vault
+holds now (a rotation done beside the engine shows as drift); a key gone from Vault reads as deleted; Vault
+unreachable fails the refresh (it is the source of truth).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
+from components.unknowns import changed_keys, diff_result
 from vault import kv
 from vault.client import VaultClient
 from vault.errors import SecretNotFound
@@ -39,9 +44,8 @@ class _MailuSecretKeyProvider(pulumi.dynamic.ResourceProvider):
                                          {k: props.get(k) for k in ("tenant_id", "rotation_trigger", "purge")})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        replaces = ["tenant_id"] if olds.get("tenant_id") != news.get("tenant_id") else []
-        updates = [k for k in ("rotation_trigger", "purge") if olds.get(k) != news.get(k)]
-        return pulumi.dynamic.DiffResult(changes=bool(replaces or updates), replaces=replaces)
+        return diff_result(changed_keys(olds, news, ("tenant_id",)),
+                           changed_keys(olds, news, ("rotation_trigger", "purge")))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
         if olds.get("rotation_trigger") != news.get("rotation_trigger"):

@@ -23,7 +23,7 @@ import pulumi.dynamic
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN as UNKNOWN_SENTINEL
 
-Normalize = Callable[[Mapping[str, Any], str], Any]
+Normalize = Callable[[dict[str, Any], str], Any]
 
 
 def is_unknown(value: Any) -> bool:
@@ -39,11 +39,11 @@ def is_unknown(value: Any) -> bool:
     return False
 
 
-def _get(props: Mapping[str, Any], key: str) -> Any:
+def _get(props: dict[str, Any], key: str) -> Any:
     return props.get(key)
 
 
-def changed_keys(olds: Mapping[str, Any], news: Mapping[str, Any], keys: Iterable[str], *,
+def changed_keys(olds: dict[str, Any], news: dict[str, Any], keys: Iterable[str], *,
                  value: Normalize = _get) -> list[str]:
     """The keys whose value differs between ``olds`` and ``news``; a key unknown on either side counts as changed.
 

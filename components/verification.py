@@ -2,6 +2,10 @@
 
 Runs on create and whenever an input changes (the VPS IP, the DKIM key version, the record set digest); a failed
 check fails the deployment with the per-record report. Outputs a short summary, never key material.
+
+Preview: an unknown input (a new VPS IP, a new key version) counts as changed, so the verification shows as an
+update (``components.unknowns``). Refresh keeps the state: the resource records a check made at deploy time, and
+``invoke dns.check`` / ``status`` report today's DNS drift without touching the stack.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import pulumi
 import pulumi.dynamic
 
 from components.hostwinds_instance import client_from
+from components.unknowns import changed_keys, diff_result
 from fleet.verify import hostwinds_ptr_lookup, verify_tenant
 from toolkit.errors import ToolkitError
 from toolkit.tenant_config import parse_tenant_config
@@ -46,7 +51,7 @@ class _VerificationProvider(pulumi.dynamic.ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         keys = ("tenant_config", "mail_ip", "serviceid", "dkim_version", "records")
-        return pulumi.dynamic.DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys))
+        return diff_result([], changed_keys(olds, news, keys))
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
         return pulumi.dynamic.UpdateResult(_verify(news))
