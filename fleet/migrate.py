@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import yaml
-
 from fleet.migrate_journal import STEPS, Journal, JournalStore, MigrationConflict, MigrationError, crash_hook
 from fleet.stack_engine import UpSummary
 from toolkit import stack_files
@@ -172,21 +170,9 @@ def _versions(vault_refs: Mapping[str, Any]) -> dict[str, int]:
 
 
 def write_stack_config(stacks_dir: Path, config: TenantConfig) -> Path:
-    """Write the tenant's stack file through ``stack_files.render`` (validated), keeping what is not ours: other
-    namespaces' keys and Pulumi's own top-level keys (``encryptionsalt``, ``secretsprovider``, ...). Atomic."""
-    config = _revalidate(config)  # model_copy does not validate: check before anything is written
-    path = stack_files.stack_file(stacks_dir, config.tenant_id)
-    existing = yaml.safe_load(path.read_text()) if path.exists() else {}
-    existing = existing or {}
-    rendered = stack_files.render(config)
-    header = "".join(line + "\n" for line in rendered.splitlines() if line.startswith("#"))
-    body = dict(yaml.safe_load(rendered)["config"])
-    body.update({k: v for k, v in (existing.get("config") or {}).items() if not str(k).startswith("pm:")})
-    document = {**{k: v for k, v in existing.items() if k != "config"}, "config": body}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(header + yaml.safe_dump(document, sort_keys=False))
-    os.replace(tmp, path)
-    return path
+    """Make the tenant's stack file hold ``config`` through the one stack-file writer (validated, atomic; only the
+    settings that differ are edited, everything else in the file is kept)."""
+    return stack_files.write_config(stacks_dir, config).path
 
 
 # ------------------------------------------------------------------------------------------------- runner

@@ -6,18 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from toolkit import stack_files
-from toolkit.tenant_config import TenantConfig, parse_tenant_config
+from toolkit.tenant_config import TenantConfig
 
 
 def update_stack(stacks_dir: Path, tenant: str, **changes: Any) -> TenantConfig:
-    """Re-read ``stacks/Pulumi.<tenant>.yaml``, apply ``changes`` (None removes a key), validate, write back."""
-    config = stack_files.load(stacks_dir, tenant)
-    raw = config.model_dump(mode="json", exclude_none=True)
-    for key, value in changes.items():
-        if value is None:
-            raw.pop(key, None)
-        else:
-            raw[key] = value
-    updated = parse_tenant_config(raw)
-    stack_files.create(stacks_dir, raw, overwrite=True)
-    return updated
+    """Set ``changes`` in ``stacks/Pulumi.<tenant>.yaml`` (None removes a key) through the one stack-file writer."""
+    return stack_files.edit(stacks_dir, tenant, changes).config
