@@ -1,13 +1,14 @@
-"""DKIM pieces of the tenant component that keep a `rotate.dkim` rotation in place on the next `pulumi up`.
+"""DKIM pieces of the tenant component that carry out the DKIM part of the day-2 intent (``fleet.intent``).
 
-- ``RotatableDkimKey``: the ``vault:DkimKey`` resource type (same type token, so existing stacks see no change)
-  whose **create adopts** a key already in service at ``dkim/<domain>/<selector>`` (state published, active or
-  retired: put there by `rotate.dkim`) instead of generating another one. A selector Vault has never seen, or one
-  only ever generated (state pending), is generated as before. With ``must_exist`` it never generates (retired
-  selectors).
-- ``retired_dkim_records``: the TXT record of every selector in the stack's ``dkim_retired`` list, registered under
-  the record component with the name (URN) the record had while it was the active selector, so the engine keeps
-  the published record instead of deleting it; dropping the entry (after the >= 48 h overlap) deletes it.
+- ``DkimKeyState``: the lifecycle state of one selector's key in Vault (``active`` once the tenant's records and
+  Mailu are verified, ``retired`` after a rotation, ``compromised`` after a migration for a compromise). It writes a
+  new version of the key's record only when the state differs; ``read`` reports the state Vault holds, so a state
+  changed beside the engine shows up as drift.
+- ``retired_dkim_records``: the TXT record of every retired selector whose overlap has not ended, built from the
+  public key the intent recorded and registered under the name (URN) the record had while its selector was active,
+  so the engine keeps the published record instead of recreating it. When a task ends the overlap, the entry leaves
+  the intent and the engine deletes the record. Burned selectors get no record: the same run that burns them
+  removes their TXT.
 """
 
 from __future__ import annotations
@@ -19,74 +20,83 @@ import pulumi
 import pulumi.dynamic
 
 from components.dns_records import DnsRecord, MailDnsRecords
-from components.vault_keys import DkimKeyProvider, _client, _stored_outs
+from components.unknowns import changed_keys, diff_result
+from components.vault_keys import _client
 from dnsrecords.recordset import MailDomainInputs, build_record_set
-from toolkit.errors import ConfigError
+from fleet.intent import RetiredDkim
 from vault import keys as vkeys
 from vault import kv, paths
+from vault.claims import require_claim
 from vault.errors import SecretNotFound
 
-ADOPTED_STATES = frozenset({vkeys.DkimState.PUBLISHED.value, vkeys.DkimState.ACTIVE.value,
-                            vkeys.DkimState.RETIRED.value})
+STATE_INPUTS = ("domain", "selector", "state")
 
 
-class RotatableDkimKeyProvider(DkimKeyProvider):
+class DkimKeyStateProvider(pulumi.dynamic.ResourceProvider):
+    serialize_as_secret_always = False
+
+    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+        with _client() as client:
+            require_claim(client, str(props["domain"]), str(props.get("tenant_id") or ""))
+            try:
+                before = vkeys.set_dkim_state(client, str(props["domain"]), str(props["selector"]),
+                                              str(props["state"]))
+            except SecretNotFound:  # purged with its key (purge_secrets_on_destroy): nothing left to mark
+                before = "purged"
+        return {**props, "previous_state": before}
+
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        domain, selector = str(props["domain"]), str(props["selector"])
-        path = paths.dkim(domain, selector)
+        return pulumi.dynamic.CreateResult(f"{props['domain']}/{props['selector']}", self._apply(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        return diff_result(changed_keys(olds, news, ("domain", "selector")), changed_keys(olds, news, ("state",)),
+                           delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
+        return pulumi.dynamic.UpdateResult(self._apply(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
         with _client() as client:
             try:
-                current = kv.read(client, path)
-            except SecretNotFound:
-                current = None
-            if current is not None and str(current.data.get("state")) in ADOPTED_STATES:
-                stored = vkeys.read_public(client, path)
-                dns_value = f"v=DKIM1; k=rsa; p={stored.public_key}"
-                outs = {**_stored_outs(stored), "dns_value": dns_value,
-                        "dns_strings": vkeys.dkim_txt_strings(dns_value),
-                        "record_name": f"{selector}._domainkey.{domain}", "adopted": True}
-                return pulumi.dynamic.CreateResult(outs["path"], {**props, **outs})
-        if props.get("must_exist"):
-            raise ConfigError("dkim_retired", f"{path} holds no key in service; nothing to keep publishing")
-        return super().create(props)
+                live = kv.read(client, paths.dkim(str(props["domain"]), str(props["selector"])))
+            except SecretNotFound:  # purged: nothing can drift
+                return pulumi.dynamic.ReadResult(id_, props, {k: props.get(k) for k in STATE_INPUTS})
+        state = str(live.data.get("state", ""))
+        return pulumi.dynamic.ReadResult(id_, {**props, "state": state},
+                                         {**{k: props.get(k) for k in STATE_INPUTS}, "state": state})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None  # the last state stays recorded in Vault (audit)
 
 
-class RotatableDkimKey(pulumi.dynamic.Resource, module="vault", name="DkimKey"):
-    """``components.vault_keys.DkimKey`` that adopts a key `rotate.dkim` put in service (see module doc)."""
+class DkimKeyState(pulumi.dynamic.Resource, module="vault", name="DkimKeyState"):
+    """The Vault state of the DKIM key ``dkim/<domain>/<selector>``."""
 
-    path: pulumi.Output[str]
-    version: pulumi.Output[int]
-    selector: pulumi.Output[str]
-    fingerprint: pulumi.Output[str]
-    public_key: pulumi.Output[str]
+    state: pulumi.Output[str]
+    previous_state: pulumi.Output[str]
 
-    def __init__(self, name: str, *, domain: pulumi.Input[str], selector: pulumi.Input[str] | None = None,
-                 purge: pulumi.Input[bool] = False, must_exist: bool = False,
+    def __init__(self, name: str, *, domain: str, selector: str, state: vkeys.DkimState,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        props: dict[str, Any] = {
-            "domain": domain, "selector": selector, "bits": vkeys.DKIM_RSA_BITS, "rotation_trigger": "",
-            "purge": purge, "path": None, "version": None, "fingerprint": None, "public_key": None,
-            "dns_value": None, "dns_strings": None, "record_name": None,
-        }
-        if must_exist:
-            props["must_exist"] = True
-        super().__init__(RotatableDkimKeyProvider(), name, props, opts)
+        props: dict[str, Any] = {"domain": domain, "selector": selector, "state": state.value,
+                                 "previous_state": None}
+        props["tenant_id"] = pulumi.get_stack()  # the domain owner = the stack (named after its tenant)
+        super().__init__(DkimKeyStateProvider(), name, props, opts)
 
 
-def retired_dkim_records(name: str, records: MailDnsRecords, inputs: MailDomainInputs, retired: list[str], *,
-                         provider: str, settings: dict[str, Any]) -> list[DnsRecord]:
-    """Keep publishing the TXT record of each retired selector (public key read from Vault)."""
+def dkim_record_name(component: str, selector: str) -> str:
+    """The name ``MailDnsRecords`` gives a selector's TXT record (kept when the selector is retired)."""
+    return f"{component}-dns-{selector}._domainkey-txt"
+
+
+def retired_dkim_records(name: str, records: MailDnsRecords, inputs: MailDomainInputs,
+                         retired: tuple[RetiredDkim, ...], *, provider: str,
+                         settings: dict[str, Any]) -> list[DnsRecord]:
+    """Keep publishing the TXT record of each retired selector in its overlap window."""
     out: list[DnsRecord] = []
-    for selector in retired:
-        key = RotatableDkimKey(f"{name}-dkim-retired-{selector}", domain=inputs.domain, selector=selector,
-                               must_exist=True, opts=pulumi.ResourceOptions(parent=records))
-
-        def build(public_key: str, selector: str = selector) -> dict[str, Any]:
-            full = build_record_set(replace(inputs, mail_ip="192.0.2.1", dkim_selector=selector,
-                                            dkim_public_key=public_key))
-            return next(r for r in full if r.name.startswith(f"{selector}._domainkey.")).to_dict()
-
-        record_name = f"{name}-dns-{selector}._domainkey-txt"  # the name MailDnsRecords gave it when active
-        out.append(DnsRecord(record_name, provider=provider, settings=settings, record=key.public_key.apply(build),
-                             opts=pulumi.ResourceOptions(parent=records)))
+    for entry in retired:
+        full = build_record_set(replace(inputs, mail_ip="192.0.2.1", dkim_selector=entry.selector,
+                                        dkim_public_key=entry.public_key))
+        record = next(r for r in full if r.name.startswith(f"{entry.selector}._domainkey."))
+        out.append(DnsRecord(dkim_record_name(name, entry.selector), provider=provider, settings=settings,
+                             record=record.to_dict(), opts=pulumi.ResourceOptions(parent=records)))
     return out

@@ -4,12 +4,8 @@ Policies (requirements sections 2, 3, 5): SSH keys every 90 days (the secret's `
 the Mailu admin password every 180 days, DKIM keys every 365 days. A key's age counts from ``last_rotated``
 (else ``created_at``, else the KV version's ``created_time``).
 
-Pending windows, recorded in Vault by the rotation itself (data of the current version; the system policy may not
-write KV metadata):
-- SSH: ``grace_until`` (+ ``previous_public_key``/``previous_fingerprint``): the old key stays authorized until
-  then; ``finish`` removes it afterwards. ``revoked_at``: the key was revoked; ``regenerate`` is due.
-- DKIM: the stack file's ``dkim_retired: [{selector, remove_after}]`` (what the Pulumi component keeps
-  publishing) mirrored in the retired key's Vault data; ``finish`` removes the record after ``remove_after``.
+Open windows come from the tenant's day-2 intent (``fleet.intent``): SSH grace keys (``until``), retired DKIM
+selectors (``remove_after``) and a revoked tenant key waiting for ``regenerate``.
 
 ``due_items`` is pure: snapshot in, list of ``DueItem`` out. Reading the snapshots is ``read_snapshot``.
 """
@@ -23,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from fleet import intent
 from fleet.clock import parse_instant
 from toolkit.errors import ConfigError, ToolkitError, ValidationError
 from toolkit.tenant_config import TenantConfig
@@ -124,6 +121,8 @@ class TenantSnapshot:
     dkim_selector: str
     secrets: dict[Kind, SecretSnapshot] = field(default_factory=dict)
     retired: tuple[RetiredSelector, ...] = ()
+    grace: dict[Kind, tuple[dt.datetime, ...]] = field(default_factory=dict)
+    revoked: tuple[Kind, ...] = ()
     missing: tuple[str, ...] = ()
     """Vault paths that do not exist (tenant not provisioned yet): reported, not rotated."""
 
@@ -172,13 +171,11 @@ def tenant_items(snapshot: TenantSnapshot, now: dt.datetime) -> list[DueItem]:
         snap = snapshot.secrets.get(kind)
         if snap is None:
             continue
-        revoked, grace = snap.instant("revoked_at"), snap.instant("grace_until")
-        if revoked is not None:
-            items.append(DueItem(tenant, kind, Action.REGENERATE, revoked, f"{snap.path}: revoked, no new key yet"))
-        elif grace is not None:
-            items.append(DueItem(tenant, kind, Action.FINISH, grace,
-                                 f"{snap.path}: old key {snap.data.get('previous_fingerprint', '?')} "
-                                 f"authorized until {grace:%Y-%m-%d %H:%M}Z"))
+        for until in snapshot.grace.get(kind, ()):
+            items.append(DueItem(tenant, kind, Action.FINISH, until,
+                                 f"{snap.path}: previous key authorized until {until:%Y-%m-%d %H:%M}Z"))
+        if kind in snapshot.revoked:
+            items.append(DueItem(tenant, kind, Action.REGENERATE, now, f"{snap.path}: revoked, no new key yet"))
         else:
             items.append(_age_item(tenant, snap, ssh_policy_days(snap.data.get("rotation_policy")), now))
     smtp = snapshot.secrets.get(Kind.SMTP)
@@ -226,16 +223,15 @@ def read_secret(client: VaultClient, kind: Kind, path: paths.SecretPath) -> Secr
     return SecretSnapshot(kind, path.logical, record.version, public_fields(record.data), record.created_time)
 
 
-def retired_selectors(config: TenantConfig) -> tuple[RetiredSelector, ...]:
-    entries = getattr(config, "dkim_retired", None) or ()
-    return tuple(RetiredSelector(e.selector, e.remove_after.astimezone(dt.UTC)) for e in entries)
-
-
 def read_snapshot(client: VaultClient, config: TenantConfig) -> TenantSnapshot:
-    """The rotation-relevant state of one tenant: 4 KV reads (admin/tenant SSH, SMTP admin, current DKIM)."""
+    """The rotation-relevant state of one tenant: its intent, then 4 KV reads (admin/tenant SSH, SMTP, DKIM)."""
+    current = intent.load(client, config.tenant_id)
+    if current is None:
+        return TenantSnapshot(config.tenant_id, config.domain, config.dkim_selector,
+                              missing=(paths.intent(config.tenant_id).logical,))
     wanted: list[tuple[Kind, paths.SecretPath]] = [
         (Kind.SSH_ADMIN, paths.admin_ssh(config.tenant_id)), (Kind.SSH_TENANT, paths.tenant_ssh(config.tenant_id)),
-        (Kind.SMTP, paths.smtp_admin(config.tenant_id)), (Kind.DKIM, paths.dkim(config.domain, config.dkim_selector)),
+        (Kind.SMTP, paths.smtp_admin(config.tenant_id)), (Kind.DKIM, paths.dkim(config.domain, current.dkim.selector)),
     ]
     secrets: dict[Kind, SecretSnapshot] = {}
     missing: list[str] = []
@@ -244,5 +240,10 @@ def read_snapshot(client: VaultClient, config: TenantConfig) -> TenantSnapshot:
             secrets[kind] = read_secret(client, kind, path)
         except SecretNotFound:
             missing.append(path.logical)
-    return TenantSnapshot(config.tenant_id, config.domain, config.dkim_selector, secrets,
-                          retired_selectors(config), tuple(missing))
+    retired = tuple(RetiredSelector(r.selector, parse_instant(r.remove_after, "remove_after"))
+                    for r in current.dkim.retired)
+    grace = {kind: tuple(parse_instant(g.until, "until") for g in current.ssh(key_kind).grace)
+             for kind, key_kind in SSH_KINDS.items()}
+    revoked = (Kind.SSH_TENANT,) if current.tenant_ssh.revoked else ()
+    return TenantSnapshot(config.tenant_id, config.domain, current.dkim.selector, secrets, retired, grace, revoked,
+                          tuple(missing))

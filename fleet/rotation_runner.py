@@ -1,19 +1,21 @@
-"""Fleet-wide rotation: read every tenant's rotation state, decide what is due, perform it with bounded parallelism.
+"""Fleet-wide rotation: read every tenant's rotation state, decide what is due, carry it out with bounded parallelism.
 
-Tenants run in parallel (``parallelism`` workers); one tenant's items run in order (regenerate, finish, rotate),
-each re-reading the stack file first because a DKIM step rewrites it. A failure stops that tenant's remaining items,
-is audited and reported, and never stops the other tenants.
+Tenants run in parallel (``parallelism`` workers). Everything due for one tenant becomes one intent change and one
+``pulumi up`` (``fleet.day2``), so a scheduled run is never undone by the next deploy from main. A failure is
+audited and reported, and never stops the other tenants.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from fleet import day2, day2_ops
 from fleet.clock import Clock
+from fleet.day2 import Day2Context, Edit
 from fleet.rotation import (
     SSH_KINDS,
     Action,
@@ -24,10 +26,6 @@ from fleet.rotation import (
     due_items,
     read_snapshot,
 )
-from fleet.rotation_context import RotationContext
-from fleet.rotation_dkim import finish_dkim, rotate_dkim
-from fleet.rotation_smtp import rotate_smtp
-from fleet.rotation_ssh import finish_ssh, regenerate_ssh, rotate_ssh
 from toolkit import stack_files
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.redact import scrub
@@ -38,11 +36,10 @@ from vault.client import VaultClient
 @dataclass
 class Outcome:
     tenant: str
-    kind: str
-    action: str
-    status: str  # done | planned | failed | skipped
+    items: str
+    status: str  # done | planned | failed
     detail: str = ""
-    summary: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
 
 
 def load_tenants(stacks_dir: Path, tenants: Sequence[str] = ()) -> tuple[list[TenantConfig], list[str]]:
@@ -74,55 +71,51 @@ def plan_due(vault: VaultClient, configs: Sequence[TenantConfig], clock: Clock, 
     return due_items(read_snapshots(vault, configs, parallelism, on_read), clock.now())
 
 
-def perform(ctx: RotationContext, item: DueItem, *, dry_run: bool = False) -> Outcome:
-    """Carry out one due item (the tenant's stack file is re-read first)."""
-    config = stack_files.load(ctx.stacks_dir, item.tenant)
-    summary: dict[str, Any] = {}
-    if item.kind in SSH_KINDS:
-        kind = SSH_KINDS[item.kind]
-        if item.action is Action.REGENERATE:
-            summary = regenerate_ssh(ctx, config, kind, dry_run=dry_run).summary()
-        elif item.action is Action.FINISH:
-            finished = finish_ssh(ctx, config, kind, dry_run=dry_run)
-            summary = finished.summary() if finished else {"note": "no open grace window"}
-        else:
-            summary = rotate_ssh(ctx, config, kind, dry_run=dry_run).summary()
-    elif item.kind is Kind.SMTP:
-        summary = rotate_smtp(ctx, config, dry_run=dry_run).summary()
-    elif item.action is Action.FINISH:
-        summary = {"removed": [r.summary() for r in finish_dkim(ctx, config, dry_run=dry_run)]}
-    else:
-        summary = rotate_dkim(ctx, config, dry_run=dry_run).summary()
-    return Outcome(item.tenant, item.kind.value, item.action.value, "planned" if dry_run else "done",
-                   item.reason, summary)
+def tenant_edit(ctx: Day2Context, config: TenantConfig, items: Sequence[DueItem]) -> Edit:
+    """Everything due for one tenant as one intent edit (windows closed first, then regenerations and rotations)."""
+    edits: list[Edit] = []
+    if any(item.action is Action.FINISH for item in items):
+        edits.append(day2_ops.finish())
+    for item in items:
+        if item.kind in SSH_KINDS and item.action is Action.REGENERATE:
+            edits.append(day2_ops.regenerate_ssh(ctx.vault, config.tenant_id, SSH_KINDS[item.kind]))
+        elif item.kind in SSH_KINDS and item.action is Action.ROTATE:
+            edits.append(day2_ops.rotate_ssh(ctx.vault, config.tenant_id, SSH_KINDS[item.kind]))
+        elif item.kind is Kind.SMTP and item.action is Action.ROTATE:
+            edits.append(day2_ops.rotate_smtp)
+        elif item.kind is Kind.DKIM and item.action is Action.ROTATE:
+            edits.append(day2_ops.rotate_dkim(ctx.vault, config.domain))
+    return day2_ops.compose(*edits)
 
 
-def run_items(ctx: RotationContext, items: Sequence[DueItem], *, parallelism: int = 4, dry_run: bool = False,
+def run_items(ctx: Day2Context, configs: Mapping[str, TenantConfig], items: Sequence[DueItem], *,
+              parallelism: int = 4, dry_run: bool = False,
               on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """One intent change and one ``pulumi up`` per tenant; a tenant's failure never stops the others."""
     by_tenant: dict[str, list[DueItem]] = {}
     for item in items:
         by_tenant.setdefault(item.tenant, []).append(item)
 
-    def tenant_run(tenant_items: list[DueItem]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        failed = False
-        for item in tenant_items:
-            if failed:
-                outcome = Outcome(item.tenant, item.kind.value, item.action.value, "skipped",
-                                  "an earlier step of this tenant failed")
-            else:
-                try:
-                    outcome = perform(ctx, item, dry_run=dry_run)
-                except ToolkitError as exc:
-                    failed = True
-                    detail = scrub(str(exc))
-                    outcome = Outcome(item.tenant, item.kind.value, item.action.value, "failed", detail)
-                    ctx.audit.event(f"rotate.{item.kind.value}.{item.action.value}", tenant=item.tenant,
-                                    outcome="failed", error=type(exc).__name__, detail=detail)
-            outcomes.append(outcome)
-            if on_done is not None:
-                on_done(outcome)
-        return outcomes
+    def tenant_run(tenant_items: list[DueItem]) -> Outcome:
+        tenant = tenant_items[0].tenant
+        what = ", ".join(f"{i.kind.value} {i.action.value}" for i in tenant_items)
+        if dry_run:
+            outcome = Outcome(tenant, what, "planned", "; ".join(i.reason for i in tenant_items))
+        else:
+            started = time.monotonic()
+            try:
+                result = day2.run(ctx, tenant, "rotate.due", tenant_edit(ctx, configs[tenant], tenant_items),
+                                  details={"items": what})
+                outcome = Outcome(tenant, what, "done", f"versions {result.versions}",
+                                  seconds=time.monotonic() - started)
+            except ToolkitError as exc:
+                detail = scrub(str(exc))
+                outcome = Outcome(tenant, what, "failed", detail, seconds=time.monotonic() - started)
+                ctx.audit.event("rotate.due", tenant=tenant, outcome="failed", error=type(exc).__name__,
+                                detail=detail)
+        if on_done is not None:
+            on_done(outcome)
+        return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        return [o for chunk in pool.map(tenant_run, by_tenant.values()) for o in chunk]
+        return list(pool.map(tenant_run, by_tenant.values()))

@@ -32,6 +32,10 @@ class StackEngineError(ToolkitError):
     """The Pulumi engine failed (message holds the tail of its output, redacted)."""
 
 
+class NotConverged(StackEngineError):
+    """After an ``up``, a preview still shows changes: the world and the intent disagree."""
+
+
 @dataclass(frozen=True)
 class UpSummary:
     changes: dict[str, int]
@@ -134,6 +138,18 @@ class StackEngine:
             raise StackEngineError(f"pulumi up of {self.stack_name} failed:\n{_tail(exc, 4000)}") from None
         changes = {str(getattr(k, "value", k)): int(v) for k, v in (result.summary.resource_changes or {}).items()}
         return UpSummary(changes=changes, lines=lines)
+
+
+    def preview_no_changes(self) -> None:
+        """``pulumi preview --expect-no-changes``: raises ``NotConverged`` when the engine would still change things."""
+        lines: list[str] = []
+        try:
+            self._select().preview(color="never", expect_no_changes=True, on_output=lambda line: lines.append(
+                scrub(line)), suppress_progress=True)
+        except auto.errors.CommandError as exc:
+            text = "".join(lines)[-3000:] or _tail(exc, 3000)
+            raise NotConverged(f"{self.stack_name} has not converged: `pulumi preview --expect-no-changes` "
+                               f"still shows changes:\n{text}") from None
 
 
 def _tail(exc: BaseException, limit: int = 1500) -> str:

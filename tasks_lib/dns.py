@@ -63,8 +63,11 @@ def _table(title: str, report: verify.VerifyReport) -> Table:
     return table
 
 
-def _tenant_report(tenant: str, ip: str, use_vault: bool) -> tuple[str, list[verify.Server], verify.VerifyReport]:
-    """Everything from the stack: config, live IP/serviceid from its outputs, DKIM key from Vault, PTR source."""
+def _tenant_report(tenant: str, ip: str, use_vault: bool,
+                   project: Path) -> tuple[str, list[verify.Server], verify.VerifyReport]:
+    """Everything from the stack: config and its day-2 intent, live IP/serviceid from its outputs, DKIM key from
+    Vault, PTR source."""
+    from fleet.intent import apply, load
     from fleet.stack_outputs import stack_outputs
     from fleet.verify import hostwinds_ptr_lookup, servers_for, verify_tenant
     from hostwinds.client import HostwindsClient
@@ -72,8 +75,8 @@ def _tenant_report(tenant: str, ip: str, use_vault: bool) -> tuple[str, list[ver
     from toolkit import stack_files
     from vault.client import VaultClient
 
-    config = stack_files.load(STACKS, tenant)
-    outputs = {} if ip else stack_outputs(tenant)
+    config = stack_files.load(project / "stacks", tenant)
+    outputs = {} if ip else stack_outputs(tenant, work_dir=project)
     mail_ip = ip or str(outputs.get("main_ip") or "")
     if not mail_ip:
         raise Exit(f"stack {tenant!r} has no main_ip output (not deployed?); pass --ip", code=2)
@@ -83,6 +86,8 @@ def _tenant_report(tenant: str, ip: str, use_vault: bool) -> tuple[str, list[ver
     servers = servers_for(config)
     if use_vault:
         with VaultClient.from_env() as vault:
+            intent = load(vault, tenant)
+            config = apply(config, intent) if intent is not None else config
             report = verify_tenant(config, mail_ip=mail_ip, vault=vault, servers=servers, ptr_lookup=ptr)
     else:
         report = verify_tenant(config, mail_ip=mail_ip, vault=None, servers=servers, ptr_lookup=ptr)
@@ -100,16 +105,18 @@ def _tenant_report(tenant: str, ip: str, use_vault: bool) -> tuple[str, list[ver
     "include": "extra SPF include (repeatable)", "dmarc_stage": "none | quarantine | reject",
     "dmarc_rua": "DMARC aggregate report address", "ttl": "expected TTL (default 3600)",
     "no_vault": "with --tenant: do not read the DKIM key from Vault (presence/syntax check only)",
+    "work_dir": "the Pulumi project directory holding stacks/ (default: this repository)",
 }, iterable=["include"])
 def check(
     c: Context, tenant: str = "", domain: str = "", ip: str = "", selector: str = "", server: str = "",
     dkim_public_key: str = "", dkim_key_file: str = "", ptr_server: str = "", include: list[str] | None = None,
-    dmarc_stage: str = "", dmarc_rua: str = "", ttl: int = 0, no_vault: bool = False,
+    dmarc_stage: str = "", dmarc_rua: str = "", ttl: int = 0, no_vault: bool = False, work_dir: str = "",
 ) -> None:
     """Check every DNS record of a tenant on the authoritative servers; exit 1 if any is missing or wrong."""
+    project = Path(work_dir).resolve() if work_dir else STACKS.parent
     try:
-        if tenant and (STACKS / f"Pulumi.{tenant}.yaml").exists() and not domain:
-            domain, servers, report = _tenant_report(tenant, ip, use_vault=not no_vault)
+        if tenant and (project / "stacks" / f"Pulumi.{tenant}.yaml").exists() and not domain:
+            domain, servers, report = _tenant_report(tenant, ip, use_vault=not no_vault, project=project)
         else:
             domain, servers, report = _explicit_report(
                 tenant, domain, ip, selector, server, dkim_public_key, dkim_key_file, ptr_server, include,

@@ -22,7 +22,7 @@ from toolkit.errors import ValidationError
 from toolkit.redact import REDACTOR, Secret
 from vault import kv, paths
 from vault.client import VaultClient
-from vault.errors import SecretNotFound
+from vault.errors import KeyReuseRefused, SecretNotFound
 
 SSH_RSA_BITS = 4096
 DKIM_RSA_BITS = 2048
@@ -39,7 +39,8 @@ class DkimState(StrEnum):
     PENDING = "pending"  # generated, DNS record not yet verified
     PUBLISHED = "published"  # in DNS and verified, not yet signing
     ACTIVE = "active"  # Mailu signs with it
-    RETIRED = "retired"  # no longer signing; record kept >= 48 h
+    RETIRED = "retired"  # no longer signing; record kept >= 48 h, then removed
+    COMPROMISED = "compromised"  # exposed (migration after a compromise): never served again
 
 
 @dataclass(frozen=True)
@@ -182,33 +183,65 @@ def store_ssh_keypair(
 
 
 def store_dkim_key(
-    client: VaultClient, domain: str, selector: str | None = None, *, bits: int = DKIM_RSA_BITS
+    client: VaultClient, domain: str, selector: str | None = None, *, bits: int = DKIM_RSA_BITS, nonce: str = ""
 ) -> StoredKey:
     """Generate a DKIM key into ``dkim/<domain>/<selector>`` (state ``pending``).
 
-    A new selector is the normal rotation (overlap in DNS); writing an existing selector again adds a
-    version and keeps the old one in history."""
+    A selector is used once: a path that already holds any history is refused, except a ``pending`` key written
+    with the same ``nonce`` (an interrupted run of the same intent, taken over instead of generating again)."""
     path = paths.dkim(domain, selector or dated_selector())
+    if kv.current_version(client, path):
+        try:
+            existing = kv.read(client, path)
+        except SecretNotFound:
+            existing = None
+        if (existing is not None and nonce and existing.data.get("nonce") == nonce
+                and existing.data.get("state") == DkimState.PENDING.value):
+            return read_public(client, path)
+        state = existing.data.get("state", "?") if existing is not None else "deleted"
+        raise KeyReuseRefused(
+            f"{path} already holds a DKIM key (state {state}): a selector is never used twice; "
+            "`invoke rotate.dkim --tenant <tenant>` puts a fresh selector in service")
     material = generate_dkim_key(bits)
-    version, created = _created_at(client, path)
     stamp = now_iso()
     data = {
         "private_key": material.private_key.reveal(),
         "public_key": material.public_key,
         "dns_value": material.dns_value,
-        "created_at": created or stamp,
+        "created_at": stamp,
         "last_rotated": stamp,
         "state": DkimState.PENDING.value,
+        "nonce": nonce,
     }
-    new_version = kv.write(client, path, data, cas=version)
+    new_version = kv.write(client, path, data, cas=0)
     return StoredKey(path.logical, new_version, dkim_fingerprint(material.public_key), material.public_key)
 
 
-def set_dkim_state(client: VaultClient, domain: str, selector: str, state: DkimState | str) -> int:
-    """Move a DKIM key to another state (writes a new version with the same key)."""
+def set_dkim_state(client: VaultClient, domain: str, selector: str, state: DkimState | str,
+                   **fields: str) -> str:
+    """Move a DKIM key to another state (a new version with the same key; nothing written if already there).
+    Returns the state the key had before."""
     path = paths.dkim(domain, selector)
     current = kv.read(client, path)
-    data = {**current.data, "state": DkimState(state).value}
+    before = str(current.data.get("state", ""))
+    wanted = DkimState(state).value
+    if before == wanted:
+        return before
+    stamp_field = {DkimState.ACTIVE: "activated_at", DkimState.RETIRED: "retired_at",
+                   DkimState.COMPROMISED: "compromised_at"}.get(DkimState(state))
+    extra = {stamp_field: now_iso()} if stamp_field else {}
+    kv.write(client, path, {**current.data, **extra, **fields, "state": wanted}, cas=current.version)
+    return before
+
+
+def mark_ssh_revoked(client: VaultClient, tenant_id: str, kind: paths.SshKeyKind | str, reason: str) -> int:
+    """A new version of an SSH key without its private half, marked revoked (history keeps the old versions)."""
+    path = paths.ssh_key(tenant_id, kind)
+    current = kv.read(client, path)
+    if current.data.get("revoked_at"):
+        return current.version
+    data = {k: v for k, v in current.data.items() if k != "private_key"}
+    data.update({"revoked_at": now_iso(), "revoked_reason": reason, "state": "revoked"})
     return kv.write(client, path, data, cas=current.version)
 
 

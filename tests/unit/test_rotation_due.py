@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,8 @@ from fleet.rotation import (
     ssh_kind,
     ssh_policy_days,
 )
-from fleet.rotation_dkim import next_selector
-from fleet.rotation_ssh import add_key, has_key, remove_key
+from fleet.intent import fresh_selector
+from toolkit.authorized_keys import blobs, render, same_keys
 from toolkit.errors import ConfigError, ValidationError
 
 T0 = parse_instant("2026-01-01T00:00:00Z")
@@ -65,8 +66,8 @@ def test_smtp_180_and_dkim_365_days() -> None:
 def test_grace_window_finishes_only_after_it_ends_and_blocks_rotation() -> None:
     clock = FrozenClock(T0)
     grace = iso(T0 + dt.timedelta(hours=24))
-    snapshot = tenant(ssh_admin=snap(Kind.SSH_ADMIN, T0 - dt.timedelta(days=400), grace_until=grace,
-                                     previous_fingerprint="SHA256:old"))
+    snapshot = tenant(ssh_admin=snap(Kind.SSH_ADMIN, T0))
+    snapshot = replace(snapshot, grace={Kind.SSH_ADMIN: (parse_instant(grace),)})
     plan = due_items([snapshot], clock.now())
     assert plan.due == [] and [i.action for i in plan.waiting] == [Action.FINISH]
     clock.advance(hours=23, delta=dt.timedelta(minutes=59))
@@ -76,7 +77,7 @@ def test_grace_window_finishes_only_after_it_ends_and_blocks_rotation() -> None:
 
 
 def test_revoked_key_needs_regeneration() -> None:
-    snapshot = tenant(ssh_tenant=snap(Kind.SSH_TENANT, T0, revoked_at=iso(T0)))
+    snapshot = replace(tenant(ssh_tenant=snap(Kind.SSH_TENANT, T0)), revoked=(Kind.SSH_TENANT,))
     assert [i.action for i in due_items([snapshot], T0).due] == [Action.REGENERATE]
 
 
@@ -98,8 +99,9 @@ def test_missing_dates_fall_back_and_missing_secrets_are_noted() -> None:
 
 
 def test_due_order_per_tenant_finish_before_rotate() -> None:
-    snapshot = tenant(ssh_admin=snap(Kind.SSH_ADMIN, T0, grace_until=iso(T0)), smtp=snap(Kind.SMTP, T0),
-                      ssh_tenant=snap(Kind.SSH_TENANT, T0, revoked_at=iso(T0)))
+    snapshot = replace(tenant(ssh_admin=snap(Kind.SSH_ADMIN, T0 + dt.timedelta(days=150)), smtp=snap(Kind.SMTP, T0),
+                              ssh_tenant=snap(Kind.SSH_TENANT, T0)),
+                       grace={Kind.SSH_ADMIN: (T0,)}, revoked=(Kind.SSH_TENANT,))
     due = due_items([snapshot], T0 + dt.timedelta(days=200)).due
     assert [i.action for i in due] == [Action.REGENERATE, Action.FINISH, Action.ROTATE]
 
@@ -113,18 +115,18 @@ def test_clock_parsing_and_frozen_clock() -> None:
     assert iso(clock.advance(hours=25)) == "2026-11-26T01:00:00Z"
 
 
-def test_authorized_keys_edits_match_by_blob() -> None:
+def test_authorized_keys_sets_match_by_blob() -> None:
     old, new = "ssh-ed25519 AAAAold admin_ssh@acme", "ssh-ed25519 AAAAnew admin_ssh@acme"
-    text = add_key("ssh-ed25519 AAAAold other-comment\n", new)
-    assert has_key(text, old) and has_key(text, new)
-    assert add_key(text, new) == text
-    assert remove_key(text, old) == new + "\n"
+    text = render(["ssh-ed25519 AAAAold other-comment", new, new])
+    assert blobs(text) == ["AAAAold", "AAAAnew"]
+    assert same_keys(text, [new, old]) and not same_keys(text, [new])
+    assert same_keys('# comment\nfrom="10.0.0.1" ssh-ed25519 AAAAnew x\n', [new])
 
 
 def test_selector_and_kind_helpers(tmp_path: Path) -> None:
     day = dt.date(2026, 11, 25)
-    assert next_selector(day, set()) == "pm20261125"
-    assert next_selector(day, {"pm20261125"}) == "pm20261125b"
+    assert fresh_selector(day, set()) == "pm20261125"
+    assert fresh_selector(day, {"pm20261125"}) == "pm20261125b"
     assert ssh_kind("admin").value == "admin_ssh" and ssh_kind("tenant_ssh").value == "tenant_ssh"
     with pytest.raises(ValidationError):
         ssh_kind("root")
