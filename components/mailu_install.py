@@ -4,11 +4,22 @@ A thin layer over ``mailu.installer``. Inputs are public: host address and SSH p
 (non-secret) Mailu config with its digest, the tenant's public keys, the Vault paths/versions of the secrets and the
 dotted name of a secrets loader (``"package.module:function"``, called with ``SecretRefs`` at run time, returning
 ``mailu.secrets.MailuSecrets``). The provider fetches the secrets itself when it runs, so state holds no secret.
-Outputs: digest of the managed files, the steps that changed on the last run, the services restarted. Never secrets.
+Outputs: ``files_digest`` (digest of the managed files on the host, as last seen: by the install or by a refresh),
+``installed_digest`` (what the last install left), the steps that changed on the last run, the services restarted.
+Never secrets.
 
 Diff: a new host address or SSH port -> replace (a different machine); any other input change (config digest,
-secret versions, keys) -> update, which re-runs the idempotent installer. Delete does nothing on the host: the VPS
-resource owns the machine's life, and deleting Mailu's data on a host that stays would be destructive.
+secret versions, keys) -> update, which re-runs the idempotent installer; so does drift (``files_digest`` differs
+from ``installed_digest`` after a refresh). At preview an unknown input counts as changed (an unknown host -> replace;
+``components.unknowns``). Delete does nothing on the host: the VPS resource owns the machine's life, and deleting
+Mailu's data on a host that stays would be destructive.
+
+Refresh (``read``, ``components.mailu_live``): reads the managed files' digest from the host over SSH (pinned to the
+host keys recorded at install; the admin key comes from the secrets loader at run time) and reports it as
+``files_digest``, so an edited, re-moded or deleted file shows as drift and the next ``up`` re-runs the installer.
+The inputs (config, Vault refs) cannot be read back from the host and stay as recorded. A host or Vault that cannot
+be reached keeps the recorded state and says so on stderr instead of failing the refresh (a VPS being rebooted or
+replaced is normal during day-2 work); a host presenting another host key fails the refresh.
 """
 
 from __future__ import annotations
@@ -19,6 +30,8 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
+from components.mailu_live import read_install, warn
+from components.unknowns import changed_keys, diff_result
 from mailu.config import MailuConfig
 from mailu.hardening import HardeningConfig
 from mailu.installer import InstallRequest, MailuInstaller
@@ -31,7 +44,7 @@ INPUT_KEYS: tuple[str, ...] = (
     "config_digest", "secret_refs", "secrets_loader", "health_timeout",
 )
 REPLACE_KEYS: tuple[str, ...] = ("host", "port")
-OUTPUT_KEYS: tuple[str, ...] = ("files_digest", "steps_changed", "restarted", "host_keys")
+OUTPUT_KEYS: tuple[str, ...] = ("files_digest", "installed_digest", "steps_changed", "restarted", "host_keys")
 
 
 def _install(props: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +70,7 @@ def _install(props: dict[str, Any]) -> dict[str, Any]:
     outs = {key: props[key] for key in INPUT_KEYS if key in props}
     outs.update({
         "files_digest": report.files_digest,
+        "installed_digest": report.files_digest,
         "steps_changed": list(report.changed_steps),
         "restarted": list(report.restarted),
         "host_keys": [*known.lines, *known.recorded],
@@ -64,13 +78,30 @@ def _install(props: dict[str, Any]) -> dict[str, Any]:
     return outs
 
 
+def drifted(olds: dict[str, Any]) -> bool:
+    """A refresh found the managed files differ from what the last install left."""
+    installed, live = olds.get("installed_digest"), olds.get("files_digest")
+    return bool(installed and live and installed != live)
+
+
 def diff_inputs(olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-    changed = [key for key in INPUT_KEYS if olds.get(key) != news.get(key)]
+    changed = changed_keys(olds, news, INPUT_KEYS)
     replaces = [key for key in changed if key in REPLACE_KEYS]
-    return pulumi.dynamic.DiffResult(
-        changes=bool(changed), replaces=replaces, stables=list(OUTPUT_KEYS) if not changed else [],
-        delete_before_replace=False,
-    )
+    updates = [key for key in changed if key not in REPLACE_KEYS] + (["files_digest"] if drifted(olds) else [])
+    return diff_result(replaces, updates, delete_before_replace=False)
+
+
+def read_live(id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
+    inputs = {key: props[key] for key in INPUT_KEYS if key in props}
+    installed = props.get("installed_digest") or props.get("files_digest")
+    live = read_install(props)
+    if live.digest is None:
+        warn(f"{id_}: cannot read the host for refresh ({live.problem}); keeping the recorded state")
+        return pulumi.dynamic.ReadResult(id_, {**props, "installed_digest": installed}, inputs)
+    if installed and live.digest != installed:
+        warn(f"{id_}: the files Mailu's installer manages differ on the host; the next `up` converges them")
+    return pulumi.dynamic.ReadResult(id_, {**props, "files_digest": live.digest, "installed_digest": installed},
+                                     inputs)
 
 
 class MailuInstallProvider(pulumi.dynamic.ResourceProvider):
@@ -80,6 +111,9 @@ class MailuInstallProvider(pulumi.dynamic.ResourceProvider):
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         return diff_inputs(_olds, _news)
+
+    def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
+        return read_live(id_, props)
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
         return pulumi.dynamic.UpdateResult(outs=_install(_news))
@@ -120,9 +154,11 @@ class MailuInstallArgs:
 
 
 class MailuInstall(pulumi.dynamic.Resource, module="mailu", name="MailuInstall"):
-    """Mailu installed and converged on one VPS. Outputs: files_digest, steps_changed, restarted, host_keys."""
+    """Mailu installed and converged on one VPS. Outputs: files_digest, installed_digest, steps_changed, restarted,
+    host_keys."""
 
     files_digest: pulumi.Output[str]
+    installed_digest: pulumi.Output[str]
     steps_changed: pulumi.Output[list[str]]
     restarted: pulumi.Output[list[str]]
     host_keys: pulumi.Output[list[str]]

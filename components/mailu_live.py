@@ -1,0 +1,90 @@
+"""What a Mailu install looks like on its host now: the digest of the files the installer manages, read over SSH.
+
+Used by ``MailuInstall.read`` (refresh). The digest has the installer's formula (``mailu.files.files_digest``: path,
+content SHA-256 and mode of every managed file, sorted by path), taken from the live files instead of the desired
+ones, so a converged host gives exactly the ``files_digest`` its last install reported, and any edit, chmod or
+removal of a managed file gives another one. Nothing is written on the host and no secret content is read:
+``stat`` and ``sha256sum`` run on the host, only hashes come back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mailu import hardening
+from mailu.config import MailuConfig
+from mailu.hardening import HardeningConfig
+from mailu.render import COMPOSE_PATH, ENV_PATH
+from mailu.secrets import SecretRefs, resolve_loader
+from toolkit.errors import ToolkitError
+from toolkit.redact import scrub
+from toolkit.ssh import FileStat, HostKeyError, KnownHosts, RemoteExecutor, SshExecutor
+
+READ_CONNECT_TIMEOUT = 5.0
+READ_BOOT_TIMEOUT = 10.0
+"""A refresh waits this long for a host that does not answer (an install waits for a boot; a read does not)."""
+
+
+def managed_paths(config: MailuConfig, hardening_config: HardeningConfig) -> list[str]:
+    """The files ``MailuInstaller.install`` counts in its ``files_digest`` (same list, same order rules)."""
+    files = [*hardening.fail2ban_files(hardening_config), *hardening.sshd_files(), *hardening.auto_upgrade_files(),
+             *hardening.firewall_files(hardening_config), hardening.tenant_authorized_keys(hardening_config)]
+    return sorted({COMPOSE_PATH, ENV_PATH, config.dkim_key_path, *(f.path for f in files)})
+
+
+def live_digest(stats: Mapping[str, FileStat | None], paths: Sequence[str]) -> str:
+    """``files_digest`` over the live files; a missing file, or something else where a file belongs, is hashed as
+    such (it can never match an installed digest)."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        stat = stats.get(path)
+        if stat is not None and stat.kind == "file" and stat.sha256:
+            digest.update(f"{path}\0{stat.sha256}\0{stat.mode:o}\n".encode())
+        else:
+            digest.update(f"{path}\0{'missing' if stat is None else stat.kind}\n".encode())
+    return digest.hexdigest()
+
+
+def read_files_digest(executor: RemoteExecutor, config: MailuConfig, hardening_config: HardeningConfig) -> str:
+    paths = managed_paths(config, hardening_config)
+    return live_digest(executor.file_stats(paths), paths)
+
+
+@dataclass(frozen=True)
+class LiveRead:
+    """The digest read from the host, or why it could not be read (``digest`` None: keep the recorded state)."""
+
+    digest: str | None
+    problem: str = ""
+
+
+def read_install(props: Mapping[str, Any]) -> LiveRead:
+    """Connect as the installer did (admin key from the secrets loader at run time, host keys recorded at install)
+    and read the managed files' digest. A host or Vault that cannot be reached gives a ``LiveRead`` with the
+    problem; a host presenting another host key raises ``HostKeyError`` (another machine at the recorded address
+    is not "unreachable", and must not be reported as converged or silently skipped)."""
+    config = MailuConfig.from_dict(dict(props["mailu_config"]))
+    hardening_config = HardeningConfig(tenant_id=str(props["tenant_id"]),
+                                       tenant_public_keys=tuple(props.get("tenant_public_keys") or ()))
+    pinned = list(props.get("host_keys") or props.get("known_hosts") or [])
+    known = KnownHosts(lines=pinned, trust_on_first_use=not pinned and bool(props.get("trust_on_first_use")))
+    try:
+        secrets = resolve_loader(str(props["secrets_loader"]))(SecretRefs.from_dict(dict(props["secret_refs"])))
+        executor = SshExecutor(str(props["host"]), secrets.admin_ssh_private_key(), port=int(props.get("port") or 22),
+                               known_hosts=known, connect_timeout=READ_CONNECT_TIMEOUT,
+                               boot_timeout=READ_BOOT_TIMEOUT)
+        with executor:
+            return LiveRead(read_files_digest(executor, config, hardening_config))
+    except HostKeyError:
+        raise
+    except (ToolkitError, OSError) as exc:
+        return LiveRead(None, scrub(str(exc)))
+
+
+def warn(message: str) -> None:
+    # Dynamic providers have no engine log channel; the engine shows a provider's stderr with the resource.
+    print(f"pm-mailu: warning: {message}", file=sys.stderr)
