@@ -1,7 +1,8 @@
 """Start, watch and stop one background server process, with its pid file and log under a state directory.
 
 A daemon is started in its own session (process group) so stopping it leaves nothing behind, and a pid file
-left by a killed run is recognised as stale and cleaned up instead of blocking the next start.
+left by a killed run is recognised as stale and cleaned up instead of blocking the next start. Its log is mode 0600:
+servers print secrets there.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from toolkit.errors import SetupError
 
@@ -89,7 +91,7 @@ def start(spec: DaemonSpec) -> int:
         )
     spec.state_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **spec.env}
-    with open(spec.log_file, "ab") as log:
+    with _private_log(spec.log_file) as log:
         try:
             proc = subprocess.Popen(
                 list(spec.argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -121,6 +123,14 @@ def start(spec: DaemonSpec) -> int:
                 f"read {spec.log_file}",
             )
         time.sleep(0.05)
+
+
+def _private_log(path: Path) -> BinaryIO:
+    """The daemon's log, opened for appending with mode 0600 (also tightening one left by an older run):
+    servers print secrets there (OpenBao dev mode prints its root token)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
 
 
 def _safe_ready(check: Callable[[], bool]) -> bool:

@@ -7,7 +7,8 @@ Two shapes:
 
 OpenBao refuses audit devices over the API, so the file audit device is declared in the server config here.
 Unseal keys and the root token of a sandbox raft cluster are kept in ``<state_dir>/init.json`` (mode 0600):
-acceptable for a throwaway loopback sandbox, never for production.
+acceptable for a throwaway loopback sandbox, never for production. A root token is never on a command line (the
+dev server gets it through its environment) and every file holding one (token file, init.json, server logs) is 0600.
 """
 
 from __future__ import annotations
@@ -81,12 +82,13 @@ class DevServer:
         return daemon.DaemonSpec(
             name="openbao",
             argv=[
-                bao_binary(), "server", "-dev", f"-dev-root-token-id={self.root_token}",
-                f"-dev-listen-address=127.0.0.1:{self.port}", "-dev-no-store-token",
+                bao_binary(), "server", "-dev", f"-dev-listen-address=127.0.0.1:{self.port}", "-dev-no-store-token",
                 f"-config={self.state_dir / 'audit.hcl'}",
             ],
             state_dir=self.state_dir,
-            env={"BAO_ADDR": self.address, "HOME": str(self.state_dir)},
+            # The root token goes through the environment (readable only by its owner), never argv (any local
+            # user can read a process's command line); the server prints it to its log, which is 0600.
+            env={"BAO_ADDR": self.address, "HOME": str(self.state_dir), "BAO_DEV_ROOT_TOKEN_ID": self.root_token},
             ready=lambda: health(self.address).get("initialized") is True,
         )
 
