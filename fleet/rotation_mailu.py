@@ -34,6 +34,7 @@ from mailu.secrets import SecretRefs
 from toolkit.redact import Secret
 from toolkit.ssh import RemoteExecutor, quote_all
 from toolkit.tenant_config import TenantConfig
+from toolkit.tenant_files import AUTHORIZED_KEYS, TenantFiles
 from vault import paths
 from vault.client import VaultClient
 from vault.mailu_secrets import VaultMailuSecrets, mailu_secret_key_path
@@ -56,8 +57,10 @@ def admin_marker_is(executor: RemoteExecutor, config: MailuConfig, password: Sec
 
 
 def tenant_keys_on_host(executor: RemoteExecutor, tenant: TenantConfig) -> tuple[str, ...]:
-    raw = executor.read_file_if_exists(f"/home/{tenant.tenant_user}/.ssh/authorized_keys") or b""
-    return tuple(line.strip() for line in raw.decode().splitlines() if line.strip() and not line.startswith("#"))
+    """The tenant user's authorized_keys lines, read AS the tenant (a link planted in its home shows nothing of
+    root's). The tenant wrote them: they are only ever written back to its own file."""
+    text = TenantFiles(executor, tenant.tenant_user).read(AUTHORIZED_KEYS) or ""
+    return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
 def converge(executor: RemoteExecutor, vault: VaultClient, tenant: TenantConfig, *,

@@ -28,6 +28,7 @@ from toolkit import validate
 from toolkit.redact import REDACTOR, Secret
 from toolkit.ssh import RemoteExecutor
 from toolkit.tenant_config import TenantConfig
+from toolkit.tenant_files import AUTHORIZED_KEYS, TenantFiles
 from vault import keys as vkeys
 from vault import kv, paths
 
@@ -91,15 +92,26 @@ def login_user(config: TenantConfig, kind: paths.SshKeyKind) -> str:
 
 def edit_authorized_keys(executor: RemoteExecutor, config: TenantConfig, kind: paths.SshKeyKind, *,
                          add: str = "", remove: tuple[str, ...] = ()) -> bool:
-    """Add and/or remove keys (atomic replace, mode 0600, right owner). Returns True if the file changed."""
+    """Add and/or remove keys (atomic replace, mode 0600, right owner). Returns True if the content changed.
+
+    Root's own file is edited as root. The tenant's file lives in a home the tenant controls: it is read and
+    written AS the tenant (``toolkit.tenant_files``), so a symlink or hard link planted there cannot make root
+    write or chown anything outside it."""
+
+    def edited(before: str) -> str:
+        text = before
+        for key in remove:
+            text = remove_key(text, key)
+        return add_key(text, add) if add else text
+
+    if kind is not paths.SshKeyKind.ADMIN:
+        report = TenantFiles(executor, login_user(config, kind)).edit(
+            AUTHORIZED_KEYS, lambda current: edited((current or b"").decode("utf-8", errors="replace")).encode())
+        return report.content_changed
     path, owner, group = authorized_keys_file(config, kind)
     raw = executor.read_file_if_exists(path)
     before = raw.decode() if raw is not None else ""
-    text = before
-    for key in remove:
-        text = remove_key(text, key)
-    if add:
-        text = add_key(text, add)
+    text = edited(before)
     if text == before:
         return False
     executor.run(["install", "-d", "-m", "0700", "-o", owner, "-g", group, posixpath.dirname(path)])

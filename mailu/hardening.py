@@ -184,8 +184,8 @@ def parse_ufw_status(text: str) -> tuple[bool, set[str]]:
 
 
 def hardening_dirs(config: HardeningConfig) -> list[DesiredDir]:
-    home = f"/home/{config.tenant_user}"
-    user = config.tenant_user
+    """Root's directories only. The tenant's home is never converged as root (``sync_dirs`` would follow a link
+    the tenant planted): ``toolkit.tenant_files`` does it as the tenant."""
     return [
         DesiredDir("/etc/ssh/sshd_config.d", 0o755),
         DesiredDir("/etc/fail2ban", 0o755),
@@ -194,12 +194,12 @@ def hardening_dirs(config: HardeningConfig) -> list[DesiredDir]:
         DesiredDir("/etc/fail2ban/action.d", 0o755),
         DesiredDir("/etc/apt/apt.conf.d", 0o755),
         DesiredDir("/etc/pm-mail-infra", 0o755),
-        DesiredDir(home, 0o750, owner=user, group=user),
-        DesiredDir(f"{home}/.ssh", 0o700, owner=user, group=user),
     ]
 
 
 def tenant_authorized_keys(config: HardeningConfig) -> DesiredFile:
+    """What the tenant's authorized_keys must hold (for the installer's digest and the tenant-user step). Written
+    with ``toolkit.tenant_files`` as the tenant, never with ``sync_files``."""
     user = config.tenant_user
     content = "".join(key.strip() + "\n" for key in config.tenant_public_keys)
     return DesiredFile(f"/home/{user}/.ssh/authorized_keys", content.encode(), 0o600, owner=user, group=user)

@@ -42,6 +42,7 @@ from mailu.restart import DKIM_KEY_SERVICES, compose_services, env_services, ser
 from toolkit.errors import ToolkitError
 from toolkit.redact import Secret
 from toolkit.ssh import RemoteExecutor, quote_all
+from toolkit.tenant_files import AUTHORIZED_KEYS, TenantFiles
 
 ADMIN_MARKER = "/etc/pm-mail-infra/mailu-admin"
 ADMIN_KDF_ITERATIONS = 100_000
@@ -444,11 +445,8 @@ class MailuInstaller:
         if shadow.ok and shadow.stdout.split(":")[1:2] and shadow.stdout.split(":")[1].startswith("!"):
             self._ex.run(["usermod", "--password", "*", user])
             details.append(f"unlocked {user} for key-only login")
-        home = [d for d in hardening.hardening_dirs(config) if d.path.startswith("/home/")]
-        changed_dirs = sync_dirs(self._ex, home)
-        result, _ = self._files("tenant-user", [hardening.tenant_authorized_keys(config)])
-        if changed_dirs:
-            details.append("fixed " + ", ".join(changed_dirs))
-        if result.detail:
-            details.append(result.detail)
+        # The home is the tenant's: its directories and authorized_keys are written AS the tenant (root only makes
+        # sure /home/<user> is a real directory of the user), so a link planted there reaches nothing of root's.
+        keys = TenantFiles(self._ex, user).write(AUTHORIZED_KEYS, hardening.tenant_authorized_keys(config).content)
+        details += keys.changes
         return StepResult("tenant-user", bool(details), "; ".join(details))
