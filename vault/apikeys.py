@@ -4,8 +4,14 @@ Lookup design: the key id is *derived* from the key: ``key_id = sha256(key).hex(
 190-bit random secret reveals nothing usable (it cannot be inverted or brute-forced), so the key id is a
 non-secret lookup handle. Records live at ``api_keys/<tenant>/<key_id>`` and a create-only index
 ``api_keys/_index/<key_id>`` names the tenant. Verifying a presented key = derive the id, read the index
-(skipped when the tenant is known) and the record, then ONE ``bcrypt.checkpw``: the cost does not grow with
-the number of stored keys. The key format stays exactly ``pm_live_`` + 32 alphanumerics.
+(skipped when the tenant is known) and the record, check the record's integrity tag (one transit call), then
+ONE ``bcrypt.checkpw``: the cost does not grow with the number of stored keys. The key format stays exactly
+``pm_live_`` + 32 alphanumerics.
+
+Only the system writes key records (the tenant policy reads its own, never writes); every record carries a
+transit HMAC over all of its fields (``vault.apikey_records``), so a record the system did not write is refused
+by verification and reported, never trusted, by listing, revocation and rotation. Revocation never stops on
+such a record: ``revoke_all`` revokes every genuine active key and reports what it skipped and why.
 """
 
 from __future__ import annotations
@@ -16,18 +22,35 @@ import secrets
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import bcrypt
 
 from toolkit import validate
-from toolkit.errors import ValidationError
+from toolkit.errors import ConfigError, ValidationError
 from toolkit.redact import REDACTOR, Secret
 from vault import kv, paths
+from vault.apikey_records import (
+    SCOPES,
+    ApiKeyInfo,
+    ApiKeyTampered,
+    Status,
+    Tier,
+    TransitSigner,
+    open_record,
+    parse_fields,
+    seal,
+)
 from vault.client import VaultClient
 from vault.errors import ApiKeyInvalid, CasConflict, SecretNotFound
 from vault.keys import now_iso
+
+__all__ = [
+    "BCRYPT_COST", "KEY_PATTERN", "PREFIX", "SCOPES", "TIER_LIMITS", "ApiKeyInfo", "ApiKeyTampered", "KeyListing",
+    "RevocationReport", "SkippedRecord", "Status", "Tier", "allow_low_bcrypt_cost", "check_format", "create_api_key",
+    "generate_key", "hash_key", "key_id_for", "list_api_keys", "require_provisioned", "revoke_all", "revoke_api_key",
+    "rotate_api_key", "scan_api_keys", "validate_scopes", "verify_api_key",
+]
 
 PREFIX = "pm_live_"
 RANDOM_LENGTH = 32
@@ -35,17 +58,6 @@ ALPHABET = string.ascii_letters + string.digits
 KEY_PATTERN = re.compile(r"pm_live_[A-Za-z0-9]{32}")
 BCRYPT_COST = 12
 KEY_ID_HEX = 32
-
-SCOPES = frozenset(
-    {"send_email", "read_analytics", "manage_contacts", "manage_campaigns", "manage_domains", "manage_webhooks"}
-)
-
-
-class Tier(StrEnum):
-    STARTER = "starter"
-    PRO = "pro"
-    ENTERPRISE = "enterprise"
-
 
 TIER_LIMITS: dict[Tier, tuple[int, int]] = {
     Tier.STARTER: (60, 100),
@@ -55,11 +67,6 @@ TIER_LIMITS: dict[Tier, tuple[int, int]] = {
 """Requests per minute and burst per tier."""
 
 
-class Status(StrEnum):
-    ACTIVE = "active"
-    REVOKED = "revoked"
-
-
 _low_cost_allowed = False
 
 
@@ -67,22 +74,6 @@ def allow_low_bcrypt_cost() -> None:
     """Tests and benchmarks only: permit bcrypt costs below 12 (to store many keys quickly)."""
     global _low_cost_allowed
     _low_cost_allowed = True
-
-
-@dataclass(frozen=True)
-class ApiKeyInfo:
-    """Everything about a key except the key and its hash."""
-
-    tenant_id: str
-    key_id: str
-    name: str
-    scopes: tuple[str, ...]
-    tier: Tier
-    rate_limit_per_minute: int
-    burst: int
-    status: Status
-    created_at: str
-    version: int
 
 
 def generate_key() -> Secret:
@@ -127,13 +118,41 @@ def _validate_name(name: str) -> str:
     return name
 
 
-def _info(tenant: str, key_id: str, data: dict[str, Any], version: int) -> ApiKeyInfo:
-    return ApiKeyInfo(
-        tenant_id=tenant, key_id=key_id, name=str(data.get("name", "")),
-        scopes=tuple(data.get("scopes", [])), tier=Tier(data["tier"]),
-        rate_limit_per_minute=int(data["rate_limit_per_minute"]), burst=int(data["burst"]),
-        status=Status(data["status"]), created_at=str(data.get("created_at", "")), version=version,
-    )
+
+@dataclass(frozen=True)
+class SkippedRecord:
+    """A stored entry that listing or revocation could not use, and why (the entry is left as it is)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class KeyListing:
+    keys: tuple[ApiKeyInfo, ...]
+    skipped: tuple[SkippedRecord, ...]
+
+
+@dataclass(frozen=True)
+class RevocationReport:
+    tenant_id: str
+    revoked: tuple[str, ...]
+    """Key ids this run revoked."""
+    already_revoked: tuple[str, ...]
+    skipped: tuple[SkippedRecord, ...]
+    """Entries left alone: tampered records (verification refuses them already), vanished ones, lost races."""
+
+
+def require_provisioned(client: VaultClient, tenant_id: str) -> str:
+    """Refuse a tenant that was never provisioned: ``pulumi up`` writes ``vps/<tenant>/admin_ssh`` first.
+
+    Reads that secret's metadata only (no key material is read, nothing lands in the audit log as a secret read).
+    """
+    tenant = validate.tenant_id(tenant_id)
+    if kv.current_version(client, paths.admin_ssh(tenant)) == 0:
+        raise ConfigError("tenant", f"{tenant!r} is not provisioned in Vault (no {paths.admin_ssh(tenant)}): "
+                                    "run `pulumi up` on its stack first")
+    return tenant
 
 
 def create_api_key(
@@ -157,77 +176,121 @@ def create_api_key(
         "tier": chosen_tier.value, "rate_limit_per_minute": limit, "burst": burst,
         "status": Status.ACTIVE.value, "created_at": now_iso(),
     }
+    sealed = seal(TransitSigner(client), tenant, key_id, 1, data)  # cas=0 writes version 1
     kv.write(client, paths.api_key_index(key_id), {"tenant_id": tenant}, cas=0)
-    version = kv.write(client, paths.api_key(tenant, key_id), data, cas=0)
-    return _info(tenant, key_id, data, version), key
+    version = kv.write(client, paths.api_key(tenant, key_id), sealed, cas=0)
+    return parse_fields(tenant, key_id, version, sealed), key
+
+
+def scan_api_keys(client: VaultClient, tenant_id: str) -> KeyListing:
+    """Every genuine key of the tenant, and every other entry under its folder with the reason it was skipped."""
+    tenant = validate.tenant_id(tenant_id)
+    signer = TransitSigner(client)
+    found: list[ApiKeyInfo] = []
+    skipped: list[SkippedRecord] = []
+    for name in kv.list_keys(client, paths.API_KEYS_MOUNT, paths.api_key_folder(tenant)):
+        where = f"{paths.API_KEYS_MOUNT}/{tenant}/{name}"
+        if name.endswith("/"):
+            skipped.append(SkippedRecord(where, "a folder, not a key record"))
+            continue
+        try:
+            record = kv.read(client, paths.api_key(tenant, name))
+            found.append(open_record(signer, tenant, name, record.version, record.data).info)
+        except ValidationError:
+            skipped.append(SkippedRecord(where, "not a key id (no key can ever look it up)"))
+        except SecretNotFound:
+            skipped.append(SkippedRecord(where, "latest version deleted or destroyed (verification finds no key)"))
+        except ApiKeyTampered as exc:
+            skipped.append(SkippedRecord(where, f"tampered: {exc.reason}"))
+    return KeyListing(tuple(found), tuple(skipped))
 
 
 def list_api_keys(client: VaultClient, tenant_id: str) -> list[ApiKeyInfo]:
-    tenant = validate.tenant_id(tenant_id)
-    found = []
-    for key_id in kv.list_keys(client, paths.API_KEYS_MOUNT, paths.api_key_folder(tenant)):
-        if key_id.endswith("/"):
-            continue
-        record = kv.read(client, paths.api_key(tenant, key_id))
-        found.append(_info(tenant, key_id, record.data, record.version))
-    return found
+    """The tenant's genuine keys (``scan_api_keys`` also reports the entries it refused)."""
+    return list(scan_api_keys(client, tenant_id).keys)
 
 
 def revoke_api_key(client: VaultClient, tenant_id: str, key_id: str) -> ApiKeyInfo:
-    """Mark a key revoked (a new version; the record and its history stay for the audit trail)."""
-    path = paths.api_key(tenant_id, key_id)
+    """Mark a key revoked (a new, re-tagged version; the record and its history stay for the audit trail).
+
+    A tampered record raises ``ApiKeyTampered`` and is left untouched: verification refuses it already, and its
+    forged content must never receive a genuine tag."""
+    tenant = validate.tenant_id(tenant_id)
+    path = paths.api_key(tenant, key_id)
+    signer = TransitSigner(client)
     for _ in range(5):
         record = kv.read(client, path)
-        if record.data.get("status") == Status.REVOKED.value:
-            return _info(tenant_id, key_id, record.data, record.version)
-        data = {**record.data, "status": Status.REVOKED.value, "revoked_at": now_iso()}
+        checked = open_record(signer, tenant, key_id, record.version, record.data)
+        if checked.info.status is Status.REVOKED:
+            return checked.info
+        data = {**checked.data, "status": Status.REVOKED.value, "revoked_at": now_iso()}
+        sealed = seal(signer, tenant, key_id, record.version + 1, data)
         try:
-            version = kv.write(client, path, data, cas=record.version)
+            version = kv.write(client, path, sealed, cas=record.version)
         except CasConflict:
             continue
-        return _info(tenant_id, key_id, data, version)
+        return parse_fields(tenant, key_id, version, sealed)
     raise CasConflict(f"revoke {path}: the record kept changing under us; try again")
 
 
 def rotate_api_key(
     client: VaultClient, tenant_id: str, key_id: str, *, cost: int = BCRYPT_COST
 ) -> tuple[ApiKeyInfo, Secret]:
-    """A new key with the same name, scopes and tier; the old one is revoked."""
-    old = kv.read(client, paths.api_key(tenant_id, key_id)).data
-    info, key = create_api_key(
-        client, tenant_id, name=str(old.get("name", "rotated")), scopes=old["scopes"], tier=old["tier"], cost=cost
-    )
-    revoke_api_key(client, tenant_id, key_id)
+    """A new key with the same name, scopes and tier; the old one is revoked.
+
+    The old record must carry a valid tag (else ``ApiKeyTampered`` and nothing is created): a forged tier or
+    scope set is never copied into a genuine key."""
+    tenant = validate.tenant_id(tenant_id)
+    record = kv.read(client, paths.api_key(tenant, key_id))
+    old = open_record(TransitSigner(client), tenant, key_id, record.version, record.data).info
+    info, key = create_api_key(client, tenant, name=old.name, scopes=old.scopes, tier=old.tier, cost=cost)
+    revoke_api_key(client, tenant, key_id)
     return info, key
 
 
-def revoke_all(client: VaultClient, tenant_id: str) -> int:
-    """Emergency: revoke every active key of the tenant. Returns how many were active."""
-    count = 0
-    for info in list_api_keys(client, tenant_id):
-        if info.status is Status.ACTIVE:
-            revoke_api_key(client, tenant_id, info.key_id)
-            count += 1
-    return count
+def revoke_all(client: VaultClient, tenant_id: str) -> RevocationReport:
+    """Emergency: revoke every active genuine key of the tenant, whatever else is stored beside them."""
+    tenant = validate.tenant_id(tenant_id)
+    listing = scan_api_keys(client, tenant)
+    revoked: list[str] = []
+    skipped = list(listing.skipped)
+    for info in listing.keys:
+        if info.status is not Status.ACTIVE:
+            continue
+        try:
+            revoke_api_key(client, tenant, info.key_id)
+        except ApiKeyTampered as exc:  # changed between the listing and the revocation
+            skipped.append(SkippedRecord(exc.path, f"tampered: {exc.reason}"))
+        except (SecretNotFound, CasConflict) as exc:
+            skipped.append(SkippedRecord(str(paths.api_key(tenant, info.key_id)), str(exc)))
+        else:
+            revoked.append(info.key_id)
+    already = tuple(k.key_id for k in listing.keys if k.status is Status.REVOKED)
+    return RevocationReport(tenant, tuple(revoked), already, tuple(skipped))
 
 
 def verify_api_key(client: VaultClient, presented: str, *, tenant_id: str | None = None) -> ApiKeyInfo:
     """The key's info if ``presented`` is a valid, active key; ``ApiKeyInvalid`` otherwise.
 
-    One index read (skipped if the tenant is known), one record read, one bcrypt comparison."""
+    One index read (skipped if the tenant is known), one record read, one transit check of the record's
+    integrity tag (``ApiKeyTampered``, a subclass of ``ApiKeyInvalid``, when it fails), then one bcrypt
+    comparison against the hash the tag vouches for."""
     check_format(presented)
     key_id = key_id_for(presented)
     try:
         if tenant_id is None:
-            tenant = str(kv.read(client, paths.api_key_index(key_id)).data["tenant_id"])
+            entry = kv.read(client, paths.api_key_index(key_id)).data.get("tenant_id")
+            tenant = validate.tenant_id(entry, field="api key index entry")
         else:
             tenant = validate.tenant_id(tenant_id)
         record = kv.read(client, paths.api_key(tenant, key_id))
     except SecretNotFound:
         raise ApiKeyInvalid(f"API key {key_id[:8]}... is unknown") from None
-    if not bcrypt.checkpw(presented.encode(), str(record.data["hash"]).encode()):
+    except ValidationError as exc:
+        raise ApiKeyInvalid(f"API key {key_id[:8]}...: {exc}") from None
+    checked = open_record(TransitSigner(client), tenant, key_id, record.version, record.data)
+    if not bcrypt.checkpw(presented.encode(), checked.hash.encode()):
         raise ApiKeyInvalid(f"API key {key_id[:8]}... does not match its stored hash")
-    info = _info(tenant, key_id, record.data, record.version)
-    if info.status is not Status.ACTIVE:
-        raise ApiKeyInvalid(f"API key {key_id[:8]}... is {info.status.value}")
-    return info
+    if checked.info.status is not Status.ACTIVE:
+        raise ApiKeyInvalid(f"API key {key_id[:8]}... is {checked.info.status.value}")
+    return checked.info

@@ -1,6 +1,7 @@
 """Idempotent setup of a Vault/OpenBao server for the toolkit (needs an admin or root token).
 
-Enables the four KV v2 mounts (with a long version history), transit with the ``smtp-admin`` key,
+Enables the four KV v2 mounts (with a long version history), transit with the ``smtp-admin`` key and the
+``apikey-records`` HMAC key (integrity tags of API-key records, see vault.apikey_records),
 writes the admin/system/tenant policies from ``vault/policies/*.hcl``, the AppRole role of the system
 account, userpass and the TOTP engine for admins, and the ``tenant`` token role. Running it again
 changes nothing. Audit devices cannot be enabled over the API on OpenBao: they are declared in the server
@@ -16,6 +17,7 @@ from pathlib import Path
 from toolkit.errors import ConfigError
 from toolkit.redact import REDACTOR, Secret
 from vault import paths
+from vault.apikey_records import TRANSIT_HMAC_KEY as APIKEY_RECORDS_KEY
 from vault.client import VaultClient
 from vault.errors import VaultError
 from vault.smtp import TRANSIT_KEY, TRANSIT_MOUNT
@@ -82,9 +84,12 @@ def _ensure_transit(client: VaultClient, result: BootstrapResult) -> None:
     if TRANSIT_MOUNT not in _mounts(client):
         client.write(f"sys/mounts/{TRANSIT_MOUNT}", {"type": "transit"})
         result.changed.append("enabled transit/")
-    if client.read(f"{TRANSIT_MOUNT}/keys/{TRANSIT_KEY}") is None:
-        client.write(f"{TRANSIT_MOUNT}/keys/{TRANSIT_KEY}", {"type": "aes256-gcm96"})
-        result.changed.append(f"created transit key {TRANSIT_KEY} (aes256-gcm96)")
+    wanted: tuple[tuple[str, dict[str, object]], ...] = (
+        (TRANSIT_KEY, {"type": "aes256-gcm96"}), (APIKEY_RECORDS_KEY, {"type": "hmac", "key_size": 32}))
+    for key, settings in wanted:
+        if client.read(f"{TRANSIT_MOUNT}/keys/{key}") is None:
+            client.write(f"{TRANSIT_MOUNT}/keys/{key}", settings)
+            result.changed.append(f"created transit key {key} ({settings['type']})")
     if TOTP_MOUNT not in _mounts(client):
         client.write(f"sys/mounts/{TOTP_MOUNT}", {"type": "totp"})
         result.changed.append("enabled totp/")

@@ -126,7 +126,7 @@ def test_api_key_lifecycle(vault_system: VaultClient) -> None:
     assert apikeys.verify_api_key(vault_system, new_key.reveal()).scopes == ("send_email",)
     with pytest.raises(ApiKeyInvalid, match="unknown"):
         apikeys.verify_api_key(vault_system, apikeys.generate_key().reveal())
-    assert apikeys.revoke_all(vault_system, tenant) == 1
+    assert len(apikeys.revoke_all(vault_system, tenant).revoked) == 1
     assert {k.status for k in apikeys.list_api_keys(vault_system, tenant)} == {apikeys.Status.REVOKED}
     assert len(kv.versions(vault_system, paths.api_key(tenant, info.key_id))) == 2  # revocation = new version
 
