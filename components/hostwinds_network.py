@@ -1,7 +1,9 @@
 """Two small Hostwinds resources around the VPS: a registered SSH key and the instance's mail networking.
 
 ``SshKey``: an account-level SSH public key under a name (``add_ssh_key``), referred to by name when an instance
-is created. Changing the key or its name replaces it.
+is created. Changing the key or its name replaces it. A name already taken at create (an earlier ``up`` whose
+reply was lost, or a key registered elsewhere) is replaced by this key, never adopted blindly
+(``HostwindsClient.add_ssh_key``: the API cannot show a key, so a foreign one could not be told apart).
 
 ``MailNetworking``: reverse DNS (PTR) of the main IP to ``mail.<domain>`` and the mail firewall profile
 (25, 465, 587, 993, 443, 22). ``set_rdns`` is asynchronous and the API shows no way to read it back, so the

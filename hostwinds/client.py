@@ -22,6 +22,7 @@ from hostwinds.errors import (
     AuthError,
     CircuitOpenError,
     DuplicateLabelError,
+    HostwindsApiError,
     HostwindsError,
     HostwindsTransientError,
     InvalidServiceIdError,
@@ -42,6 +43,9 @@ _ACTION = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _SERVICEID = re.compile(r"^[0-9]{1,12}$")
 _KEY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# [guess] how the API words "that key name is taken" / "no key by that name" (the simulator: ERROR 4072 / 4073).
+_NAME_TAKEN = re.compile(r"\b(already (in use|exists?|taken|registered)|duplicate)\b", re.I)
+_KEY_MISSING = re.compile(r"\b(not found|does not exist|no such)\b", re.I)
 GONE_STATUSES = frozenset({"DELETED", "TERMINATED", "CANCELLED"})
 
 
@@ -324,13 +328,36 @@ class HostwindsClient:
     # --- ssh keys ---------------------------------------------------------------------------------------
 
     def add_ssh_key(self, name: str, public_key: str) -> None:
+        """Register ``public_key`` under ``name`` so that, afterwards, the account holds exactly that key there.
+
+        A name already taken (our own earlier call whose reply was lost, or any other key) is replaced: delete,
+        then add again. Adopting it as it stands is not safe: the API has no action to read a key back, so a
+        different key (one whose private half someone else holds) could not be told from ours, and every VPS
+        created with this name would trust it. Keys only act when an instance is created, so replacing one
+        changes no running VPS."""
         key_line = _nonempty(public_key, "public_key")
         if not key_line.startswith(("ssh-", "ecdsa-", "sk-")) or len(key_line.split()) < 2:
             raise ValidationError("public_key", "must be an OpenSSH public key line (ssh-ed25519 AAAA...)")
-        self.mutate("add_ssh_key", {"name": _key_name(name), self.settings.ssh_key_field: key_line})
+        form: dict[str, FormValue] = {"name": _key_name(name), self.settings.ssh_key_field: key_line}
+        for attempt in range(1, self.settings.retry.attempts + 1):
+            try:
+                self.mutate("add_ssh_key", form)
+                return
+            except HostwindsApiError as exc:
+                if not _NAME_TAKEN.search(exc.api_message) or attempt == self.settings.retry.attempts:
+                    raise
+            log.warning("hostwinds: an SSH key named %s already exists (a lost reply or another key; the API cannot "
+                        "show which): replacing it with the requested key", name)
+            self.delete_ssh_key(name)
 
     def delete_ssh_key(self, name: str) -> None:
-        self.mutate("delete_ssh_key", {"name": _key_name(name)})
+        """Delete the key named ``name``; idempotent (a key that is already gone is not an error)."""
+        try:
+            self.mutate("delete_ssh_key", {"name": _key_name(name)})
+        except HostwindsApiError as exc:
+            if not _KEY_MISSING.search(exc.api_message):
+                raise
+            log.info("hostwinds: SSH key %s is already gone", name)
 
 
 def _retryable(exc: BaseException) -> bool:
