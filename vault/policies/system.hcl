@@ -62,17 +62,18 @@ path "transit/verify/apikey-records/sha2-256" {
   capabilities = ["update"]
 }
 
-# Tenant onboarding: a tenant entity (name and metadata only - never policies) and tokens from the
-# "tenant" token role, bound to that entity.
+# Tenant onboarding: a tenant entity (by name only), its token-auth alias and tokens from the "tenant" token
+# role bound to that alias. The tenant policy renders its paths from the entity's NAME, which this policy cannot
+# change: a POST to identity/entity with an existing name updates that entity, so no metadata, policies, id or
+# other parameter is allowed here (a stolen system credential could otherwise point tenant A's entity at tenant
+# B's secrets for as long as A's tokens live), and no identity/entity/id|name/*, merge, group or delete path is
+# granted. Aliases cannot be made create-only either (same update-by-name semantics): vault.auth checks that the
+# tenant's alias is bound to the tenant's entity before every token it issues.
 path "identity/entity" {
   capabilities = ["create", "update"]
   allowed_parameters = {
-    "name"     = []
-    "metadata" = []
+    "name" = []
   }
-}
-path "identity/entity/name/tenant-*" {
-  capabilities = ["read"]
 }
 path "identity/entity-alias" {
   capabilities = ["create", "update"]
