@@ -1,8 +1,10 @@
 """Identities: tenant tokens bound to a tenant entity, admins with userpass + server-enforced TOTP login MFA,
 AppRole for the system.
 
-Tenant tokens come from the ``tenant`` token role with entity alias ``tenant-<id>``; the entity's metadata
-``tenant_id`` drives the templated ``tenant`` policy, so one policy serves every tenant.
+Tenant tokens come from the ``tenant`` token role with entity alias ``tenant-<id>``, bound to the identity entity
+named ``<id>``; the entity's name drives the templated ``tenant`` policy, so one policy serves every tenant. The
+name is what the system account cannot change: it may create an entity by name, never rename one nor set its
+metadata or policies. An alias it could move to another entity is checked before every token (``TenantIdentityError``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,22 @@ from vault.bootstrap import TENANT_TOKEN_ROLE, USERPASS_MOUNT, require_admin_mfa
 from vault.client import VaultClient
 from vault.errors import VaultAuthError, VaultError
 
+LEGACY_ENTITY_PREFIX = "tenant-"
+"""Tenant entities used to be named ``tenant-<id>`` with ``tenant_id`` metadata (which the system could rewrite)."""
+
+
+class TenantIdentityError(VaultError):
+    """A tenant's identity does not look as the toolkit left it (an alias moved, a foreign entity under the name):
+    no token is issued until an admin has looked."""
+
 
 def entity_name(tenant_id: str) -> str:
+    """The tenant's identity entity: named by the tenant id itself (the ``tenant`` policy renders its paths from it)."""
+    return validate.tenant_id(tenant_id)
+
+
+def alias_name(tenant_id: str) -> str:
+    """The tenant's token-auth entity alias (the ``tenant`` token role accepts only ``tenant-*``)."""
     return f"tenant-{validate.tenant_id(tenant_id)}"
 
 
@@ -29,31 +45,57 @@ def _token_accessor(client: VaultClient) -> str:
     return str(data["token/"]["accessor"])
 
 
+def _lookup(client: VaultClient, query: dict[str, str]) -> dict[str, Any] | None:
+    reply = client.write("identity/lookup/entity", query)
+    return dict(reply["data"]) if reply else None
+
+
+def _check_tenant_entity(entity: Mapping[str, Any], alias: str, accessor: str) -> None:
+    """A tenant entity has no policies of its own and no alias but the tenant's token alias: anything else under
+    the name (an admin's entity, say) must not receive tenant tokens."""
+    foreign = [a.get("name") for a in entity.get("aliases") or []
+               if a.get("name") != alias or a.get("mount_accessor") != accessor]
+    if entity.get("policies") or foreign:
+        raise TenantIdentityError(f"identity entity {entity.get('name')!r} is not a tenant entity (policies "
+                                  f"{entity.get('policies') or []}, other aliases {foreign}): choose another tenant "
+                                  "id or have an admin check that entity")
+
+
+def _is_legacy_entity(entity: Mapping[str, Any], tenant: str) -> bool:
+    metadata = entity.get("metadata") or {}
+    return (entity.get("name") == LEGACY_ENTITY_PREFIX + tenant and metadata.get("tenant_id") == tenant
+            and not entity.get("policies"))
+
+
 def ensure_tenant_entity(client: VaultClient, tenant_id: str) -> str:
-    """Create (or update) the tenant's identity entity and its token-auth alias; returns the entity id."""
+    """Create the tenant's identity entity and token-auth alias if missing, check them; returns the entity id.
+
+    Raises ``TenantIdentityError`` when the alias belongs to another entity (moved by someone holding a system
+    credential: the tenant's next tokens would read another tenant's secrets) or the name holds a foreign entity.
+    An alias on the tenant's entity from before the rename (``tenant-<id>``) is moved to the new one."""
     tenant = validate.tenant_id(tenant_id)
-    name = entity_name(tenant)
-    reply = client.write("identity/entity", {"name": name, "metadata": {"tenant_id": tenant}})
-    if reply is None:  # an existing entity is updated with 204
-        found = client.read(f"identity/entity/name/{name}")
-        if found is None:
-            raise VaultError(f"identity entity {name} vanished while being created")
-        reply = found
-    entity_id = str(reply["data"]["id"])
+    name, alias = entity_name(tenant), alias_name(tenant)
+    client.write("identity/entity", {"name": name})  # creates it; an existing entity is left as it is
+    entity = _lookup(client, {"name": name})
+    if entity is None:
+        raise VaultError(f"identity entity {name} vanished while being created")
     accessor = _token_accessor(client)
-    owner = client.write("identity/lookup/entity", {"alias_name": name, "alias_mount_accessor": accessor})
-    if owner is None:
-        client.write("identity/entity-alias",
-                     {"name": name, "canonical_id": entity_id, "mount_accessor": accessor})
-    return entity_id
+    _check_tenant_entity(entity, alias, accessor)
+    owner = _lookup(client, {"alias_name": alias, "alias_mount_accessor": accessor})
+    if owner is not None and owner.get("id") != entity["id"] and not _is_legacy_entity(owner, tenant):
+        raise TenantIdentityError(f"entity alias {alias} is bound to entity {owner.get('name')!r}, not to the "
+                                  f"tenant's entity {name!r}: no tenant token is issued until an admin has checked "
+                                  "who moved it (identity/entity-alias)")
+    if owner is None or owner.get("id") != entity["id"]:
+        client.write("identity/entity-alias", {"name": alias, "canonical_id": entity["id"], "mount_accessor": accessor})
+    return str(entity["id"])
 
 
 def issue_tenant_token(client: VaultClient, tenant_id: str, *, ttl: str = "1h") -> Secret:
     """A token for the tenant (policy ``tenant``), bound to its entity. Needs the system or admin policy."""
-    name = entity_name(tenant_id)
     ensure_tenant_entity(client, tenant_id)
     reply = client.write(f"auth/token/create/{TENANT_TOKEN_ROLE}",
-                         {"entity_alias": name, "ttl": ttl, "policies": ["tenant"]})
+                         {"entity_alias": alias_name(tenant_id), "ttl": ttl, "policies": ["tenant"]})
     if reply is None:
         raise VaultError("tenant token: empty reply")
     token = Secret(str(reply["auth"]["client_token"]))
