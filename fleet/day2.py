@@ -84,6 +84,15 @@ def versions_of(outputs: Mapping[str, Any]) -> dict[str, int]:
             if isinstance(ref, Mapping) and ref.get("version") is not None}
 
 
+def renewed_secrets(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The secrets this run put in service: a new version, or (DKIM) a new selector."""
+    old, new = versions_of(before), versions_of(after)
+    renewed = [name for name, version in new.items() if old.get(name) != version]
+    if before.get("dkim_selector") != after.get("dkim_selector") and "dkim" not in renewed:
+        renewed.append("dkim")
+    return renewed
+
+
 def deployed(ctx: Day2Context, tenant: str) -> tuple[Engine, dict[str, Any], TenantIntent]:
     """The checks every operation makes before changing anything."""
     engine = ctx.engine_for(tenant)
@@ -99,7 +108,7 @@ def deployed(ctx: Day2Context, tenant: str) -> tuple[Engine, dict[str, Any], Ten
 def run(ctx: Day2Context, tenant: str, op: str, edit: Edit, *, details: Mapping[str, Any] | None = None,
         prepared: tuple[Engine, dict[str, Any], TenantIntent] | None = None) -> Day2Result:
     """Record ``edit`` as intent (unless an interrupted run of ``op`` already did), then converge."""
-    engine, _outputs, current = prepared or deployed(ctx, tenant)
+    engine, before, current = prepared or deployed(ctx, tenant)
     result = Day2Result(tenant, op, details=dict(details or {}))
     now = ctx.clock.now()
     if current.pending is not None and current.pending.op == op:
@@ -124,8 +133,14 @@ def run(ctx: Day2Context, tenant: str, op: str, edit: Edit, *, details: Mapping[
     result.changes = dict(summary.changes)
     result.outputs = engine.outputs()
     result.versions = versions_of(result.outputs)
-    change(ctx.vault, tenant, lambda latest: replace(latest, pending=None)
-           if latest.pending is not None and latest.pending.op == op else latest)
+    renewed = renewed_secrets(before, result.outputs)
+    stamp = iso(dt.datetime.now(dt.UTC).replace(microsecond=0))
+
+    def settle(latest: TenantIntent) -> TenantIntent:
+        since = {**latest.since, **dict.fromkeys(renewed, stamp)}
+        done = latest.pending is not None and latest.pending.op == op
+        return replace(latest, since=since, pending=None if done else latest.pending)
+    change(ctx.vault, tenant, settle)
     ctx.audit.event(op, tenant=tenant, outcome="ok", resumed=result.resumed, versions=result.versions,
                     changes=result.changes, **dict(details or {}))
     return result

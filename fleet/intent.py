@@ -26,6 +26,8 @@ from vault.client import VaultClient
 from vault.errors import CasConflict, SecretNotFound
 
 RECORD_VERSION = 1
+SECRET_NAMES = ("admin_ssh", "tenant_ssh", "smtp_admin", "mailu_secret_key", "dkim")
+"""The secrets of a tenant, named as the stack's ``vault`` output names them."""
 _CAS_ATTEMPTS = 5
 
 
@@ -52,6 +54,8 @@ class SshIntent:
     """Tenant key revoked and not regenerated yet: no tenant key is authorized."""
     connect_versions: tuple[int, ...] = ()
     """Earlier Vault versions of the admin key that may still open root (tried after the current one)."""
+    rotation_days: int = 90
+    """The key's rotation policy (30..365 days)."""
 
     @property
     def trigger(self) -> str:
@@ -101,6 +105,9 @@ class TenantIntent:
     vps_generation: int | None = None
     copy_from: str | None = None
     pending: PendingOp | None = None
+    since: Mapping[str, str] = field(default_factory=dict)
+    """When each secret's current version was confirmed in service (``admin_ssh``, ``tenant_ssh``, ``smtp_admin``,
+    ``mailu_secret_key``, ``dkim``): the ages `rotate.due` and `status` compute, with one read per tenant."""
     revision: int = 0
     """The Vault version this was read from (0: not stored yet); the next write checks it (CAS)."""
 
@@ -128,8 +135,11 @@ def _int(data: Mapping[str, Any], key: str, default: int, low: int = 1) -> int:
 def _ssh(data: Mapping[str, Any]) -> SshIntent:
     grace = tuple(GraceKey(str(g["public_key"]), str(g["fingerprint"]), int(g["vault_version"]), str(g["until"]))
                   for g in data.get("grace") or ())
+    days = _int(data, "rotation_days", 90, low=30)
+    if days > 365:
+        raise IntentError(f"intent field 'rotation_days': {days} is outside 30..365")
     return SshIntent(_int(data, "generation", 1), grace, bool(data.get("revoked", False)),
-                     tuple(int(v) for v in data.get("connect_versions") or ()))
+                     tuple(int(v) for v in data.get("connect_versions") or ()), days)
 
 
 def from_data(tenant: str, data: Mapping[str, Any], revision: int) -> TenantIntent:
@@ -153,6 +163,7 @@ def from_data(tenant: str, data: Mapping[str, Any], revision: int) -> TenantInte
             copy_from=str(data["copy_from"]) if data.get("copy_from") else None,
             pending=None if not pending else PendingOp(str(pending["op"]), str(pending["id"]),
                                                         str(pending["started_at"]), dict(pending.get("details") or {})),
+            since={str(k): str(v) for k, v in (data.get("since") or {}).items()},
             revision=revision,
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -203,7 +214,9 @@ def initial(config: TenantConfig, taken: set[str], today: dt.date) -> TenantInte
     """Day 0: the stack's ``dkim_selector`` if it was never used, else a fresh dated one."""
     wanted = config.dkim_selector
     selector = wanted if wanted and wanted not in taken else fresh_selector(today, taken)
-    return TenantIntent(config.tenant_id, DkimIntent(selector, secrets.token_hex(8), history=(selector,)))
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return TenantIntent(config.tenant_id, DkimIntent(selector, secrets.token_hex(8), history=(selector,)),
+                        since=dict.fromkeys(SECRET_NAMES, stamp))
 
 
 def ensure(client: VaultClient, config: TenantConfig, *, write: bool, today: dt.date) -> TenantIntent:

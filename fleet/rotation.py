@@ -56,6 +56,8 @@ class Action(StrEnum):
     REGENERATE = "regenerate"  # a revoked SSH key has no replacement yet
 
 
+_SINCE_NAMES = {Kind.SSH_ADMIN: "admin_ssh", Kind.SSH_TENANT: "tenant_ssh", Kind.SMTP: "smtp_admin",
+                Kind.DKIM: "dkim"}
 SSH_KINDS: dict[Kind, paths.SshKeyKind] = {Kind.SSH_ADMIN: paths.SshKeyKind.ADMIN,
                                            Kind.SSH_TENANT: paths.SshKeyKind.TENANT}
 
@@ -229,21 +231,29 @@ def read_snapshot(client: VaultClient, config: TenantConfig) -> TenantSnapshot:
     if current is None:
         return TenantSnapshot(config.tenant_id, config.domain, config.dkim_selector,
                               missing=(paths.intent(config.tenant_id).logical,))
-    wanted: list[tuple[Kind, paths.SecretPath]] = [
-        (Kind.SSH_ADMIN, paths.admin_ssh(config.tenant_id)), (Kind.SSH_TENANT, paths.tenant_ssh(config.tenant_id)),
-        (Kind.SMTP, paths.smtp_admin(config.tenant_id)), (Kind.DKIM, paths.dkim(config.domain, current.dkim.selector)),
-    ]
     secrets: dict[Kind, SecretSnapshot] = {}
     missing: list[str] = []
-    for kind, path in wanted:
-        try:
-            secrets[kind] = read_secret(client, kind, path)
-        except SecretNotFound:
-            missing.append(path.logical)
     retired = tuple(RetiredSelector(r.selector, parse_instant(r.remove_after, "remove_after"))
                     for r in current.dkim.retired)
     grace = {kind: tuple(parse_instant(g.until, "until") for g in current.ssh(key_kind).grace)
              for kind, key_kind in SSH_KINDS.items()}
     revoked = (Kind.SSH_TENANT,) if current.tenant_ssh.revoked else ()
+    if all(name in current.since for name in _SINCE_NAMES.values()):  # one read: ages recorded in the intent
+        for kind, name in _SINCE_NAMES.items():
+            policy = {"rotation_policy": f"{current.ssh(SSH_KINDS[kind]).rotation_days}_days"} \
+                if kind in SSH_KINDS else {}
+            secrets[kind] = SecretSnapshot(kind, f"{paths.intent(config.tenant_id).logical}#{name}", 0,
+                                           {"last_rotated": current.since[name], **policy})
+        return TenantSnapshot(config.tenant_id, config.domain, current.dkim.selector, secrets, retired, grace,
+                              revoked)
+    wanted: list[tuple[Kind, paths.SecretPath]] = [
+        (Kind.SSH_ADMIN, paths.admin_ssh(config.tenant_id)), (Kind.SSH_TENANT, paths.tenant_ssh(config.tenant_id)),
+        (Kind.SMTP, paths.smtp_admin(config.tenant_id)), (Kind.DKIM, paths.dkim(config.domain, current.dkim.selector)),
+    ]
+    for kind, path in wanted:
+        try:
+            secrets[kind] = read_secret(client, kind, path)
+        except SecretNotFound:
+            missing.append(path.logical)
     return TenantSnapshot(config.tenant_id, config.domain, current.dkim.selector, secrets, retired, grace, revoked,
                           tuple(missing))

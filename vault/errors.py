@@ -35,3 +35,7 @@ class WrappingTokenInvalid(VaultError, RemoteError):
 
 class ApiKeyInvalid(VaultError):
     """A presented API key is malformed, unknown, revoked or does not match its stored hash."""
+
+
+class KeyReuseRefused(VaultError):
+    """A key path that already holds history was asked for a new key: keys and DKIM selectors are used once."""
