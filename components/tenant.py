@@ -50,8 +50,8 @@ class MailTenant(pulumi.ComponentResource):
                                rotation_days=intent.admin_ssh.rotation_days, rotation_trigger=intent.admin_ssh.trigger,
                                purge=purge, opts=child)
         tenant_key = SshKeyPair(f"{name}-tenant-ssh", tenant_id=tenant, kind="tenant_ssh", algorithm=algorithm,
-                                rotation_days=intent.tenant_ssh.rotation_days, rotation_trigger=intent.tenant_ssh.trigger,
-                                revoked=intent.tenant_ssh.revoked,
+                                rotation_days=intent.tenant_ssh.rotation_days,
+                                rotation_trigger=intent.tenant_ssh.trigger, revoked=intent.tenant_ssh.revoked,
                                 purge=purge, opts=child)
         smtp = SmtpCredential(f"{name}-smtp-admin", tenant_id=tenant, domain=config.domain,
                               webmail_url=f"https://{config.mail_host}/webmail",

@@ -2,9 +2,9 @@
 
 Reproduced on real OpenSSH hosts (sandbox VPS, real kernel permission checks): the tenant logs in with its own key
 and plants a link in its home (``mv ~/.ssh ~/.ssh.orig; ln -s /etc/profile.d ~/.ssh``), then the operator runs
-the root-side operations that write there: the installer's tenant-user step (``MailuInstaller.install``), the SSH
-rotation's ``edit_authorized_keys`` for the tenant key, and the DKIM/SMTP rotation's read of the tenant's keys
-(``tenant_keys_on_host``). Before, ``install -d -o <tenant>`` handed /etc/profile.d to the tenant and the next
+the root-side operation that writes there: the installer's tenant-user step (``MailuInstaller.install``), which is
+also how a tenant-key rotation, revocation or regeneration reaches the host (the engine re-runs it with the new
+key set). Before, ``install -d -o <tenant>`` handed /etc/profile.d to the tenant and the next
 root login shell ran the tenant's script. Each test asserts the victim path is unchanged (owner, mode, content,
 no new entry) and that the operation repaired the home safely or refused with a clear message.
 
@@ -20,16 +20,13 @@ from typing import Any
 
 import pytest
 
-from fleet.rotation_mailu import tenant_keys_on_host
-from fleet.rotation_ssh import edit_authorized_keys
 from mailu.errors import MailuInstallError
 from mailu.installer import InstallReport, MailuInstaller
 from mailu.secrets import StaticSecrets
 from tests.fixtures.mailu import TENANT_ID, KeyPair, make_ed25519, make_request
 from toolkit.ssh import KnownHosts, SshExecutor
 from toolkit.tenant_config import TenantConfig, parse_tenant_config
-from toolkit.tenant_files import TenantHomeError
-from vault.paths import SshKeyKind
+from toolkit.tenant_files import AUTHORIZED_KEYS, TenantFiles, TenantHomeError
 
 ExecutorFor = Callable[..., SshExecutor]
 USER = "tenant-acme1234"
@@ -116,7 +113,7 @@ def test_ssh_dir_symlinked_to_profile_d_does_not_give_profile_d_to_the_tenant_vi
     assert _install(root, mailu_secrets, mailu_tenant_key).change_count == 0  # repaired state is converged
 
 
-def test_ssh_dir_symlinked_to_profile_d_does_not_give_profile_d_to_the_tenant_via_ssh_rotation(
+def test_ssh_dir_symlinked_to_profile_d_does_not_give_profile_d_to_the_tenant_via_tenant_key_rotation(
     mailu_vps: Any, mailu_executor_for: ExecutorFor, mailu_secrets: StaticSecrets, mailu_tenant_key: KeyPair,
 ) -> None:
     root = mailu_executor_for(mailu_vps)
@@ -125,9 +122,9 @@ def test_ssh_dir_symlinked_to_profile_d_does_not_give_profile_d_to_the_tenant_vi
     before = _snapshot(root, PROFILE_D)
     new_key = make_ed25519()
 
-    assert edit_authorized_keys(root, _tenant_config(), SshKeyKind.TENANT, add=new_key.public)
+    _install(root, mailu_secrets, new_key)  # a rotation's converge: the new tenant key set
 
-    # What sat behind the link was never read: the file holds the added key only (the old one went with the link).
+    # What sat behind the link was never read: the file holds the new key set only.
     _assert_profile_d_is_still_roots(root, mailu_vps, new_key, before)
     _assert_ssh_dir_repaired(root)
     assert mailu_vps.read_text(f"{HOME}/.ssh/authorized_keys") == new_key.public + "\n"
@@ -145,9 +142,7 @@ def test_authorized_keys_symlinked_to_roots_keys_neither_leaks_nor_changes_them(
     before = _snapshot(root, ROOT_KEYS)
     new_key = make_ed25519()
 
-    # Read for the DKIM/SMTP rotation's converge: as the tenant, root's keys are unreadable, so none come back.
-    assert tenant_keys_on_host(root, _tenant_config()) == ()
-    assert edit_authorized_keys(root, _tenant_config(), SshKeyKind.TENANT, add=new_key.public)
+    _install(root, mailu_secrets, new_key)
     assert _snapshot(root, ROOT_KEYS) == before
     assert _kind(root, f"{HOME}/.ssh/authorized_keys") == f"regular file {USER}:{USER} 600"
     assert mailu_admin_key.public.split()[1] not in mailu_vps.read_text(f"{HOME}/.ssh/authorized_keys")
@@ -181,7 +176,7 @@ def test_authorized_keys_hard_linked_to_a_root_file_is_replaced_not_chowned(
     assert _kind(root, keys) == f"regular file {USER}:{USER} 600"
 
     root.run(f"rm -f {keys} && ln {victim} {keys}")
-    assert edit_authorized_keys(root, _tenant_config(), SshKeyKind.TENANT, add=make_ed25519().public)
+    _install(root, mailu_secrets, make_ed25519())
     assert _snapshot(root, victim) == before
 
 
@@ -196,8 +191,8 @@ def test_home_symlinked_to_profile_d_is_refused_with_a_clear_message(
     with pytest.raises(MailuInstallError, match=rf"'tenant-user'.*{HOME} is a symlink, not a directory"):
         _install(root, mailu_secrets, mailu_tenant_key)
     with pytest.raises(TenantHomeError, match=rf"{HOME} is a symlink, not a directory"):
-        edit_authorized_keys(root, _tenant_config(), SshKeyKind.TENANT, add=make_ed25519().public)
-    assert tenant_keys_on_host(root, _tenant_config()) == ()
+        TenantFiles(root, USER).write(AUTHORIZED_KEYS, make_ed25519().public.encode())
+    assert TenantFiles(root, USER).read(AUTHORIZED_KEYS) is None  # never read through the link
 
     assert _snapshot(root, PROFILE_D) == before
     assert _kind(root, PROFILE_D) == "directory root:root 755"

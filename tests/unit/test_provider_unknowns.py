@@ -63,13 +63,14 @@ class Spec:
 
 
 VAULT_SSH = Spec({"tenant_id": "acme1234corp", "kind": "admin_ssh", "algorithm": "rsa", "bits": 4096,
-                  "rotation_days": 90, "rotation_trigger": "", "purge": False},
+                  "rotation_days": 90, "rotation_trigger": "", "revoked": False, "purge": False},
                  replace={"tenant_id": ["tenant_id"], "kind": ["kind"]},
-                 update=("algorithm", "bits", "rotation_days", "rotation_trigger", "purge"))
-VAULT_DKIM = Spec({"domain": "acme.example", "selector": "pm20261124", "bits": 2048, "rotation_trigger": "",
-                   "purge": False},
-                  replace={"domain": ["domain"], "selector": ["selector"]}, update=("purge",),
-                  either=("bits", "rotation_trigger"))
+                 update=("algorithm", "bits", "rotation_days", "rotation_trigger", "revoked", "purge"))
+VAULT_DKIM = Spec({"domain": "acme.example", "selector": "pm20261124", "nonce": "abc", "bits": 2048,
+                   "rotation_trigger": "", "purge": False},
+                  replace={"domain": ["domain"], "selector": ["selector"], "bits": ["bits"],
+                           "rotation_trigger": ["rotation_trigger"]},
+                  update=("purge",), ignored=("nonce",))
 SPECS: dict[str, Spec] = {
     "DnsRecordProvider": Spec(
         {"provider": "rfc2136", "settings": SETTINGS, "record": A_RECORD, "credential": "tsig-secret-value"},
@@ -80,7 +81,6 @@ SPECS: dict[str, Spec] = {
     ),
     "SshKeyPairProvider": VAULT_SSH,
     "DkimKeyProvider": VAULT_DKIM,
-    "RotatableDkimKeyProvider": VAULT_DKIM,
     "DkimKeyStateProvider": Spec({"domain": "acme.example", "selector": "pm20261124", "state": "active"},
                                  replace={"domain": ["domain"], "selector": ["selector"]}, update=("state",)),
     "SmtpCredentialProvider": Spec(

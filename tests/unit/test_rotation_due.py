@@ -10,6 +10,7 @@ import pytest
 
 from fleet.audit import AuditLog
 from fleet.clock import FrozenClock, iso, parse_instant
+from fleet.intent import fresh_selector
 from fleet.rotation import (
     Action,
     Kind,
@@ -20,7 +21,6 @@ from fleet.rotation import (
     ssh_kind,
     ssh_policy_days,
 )
-from fleet.intent import fresh_selector
 from toolkit.authorized_keys import blobs, render, same_keys
 from toolkit.errors import ConfigError, ValidationError
 

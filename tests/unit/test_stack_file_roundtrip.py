@@ -11,7 +11,6 @@ import pytest
 import yaml
 from ruamel.yaml import YAML
 
-from fleet.rotation_stack import update_stack
 from toolkit import stack_files
 from toolkit.errors import ConfigError
 from toolkit.tenant_config import TenantConfigError
@@ -180,13 +179,6 @@ def test_mode_is_kept(stacks: Path) -> None:
     path.chmod(0o640)
     stack_files.edit(stacks, "acme", {"dkim_selector": "pm20270101"})
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
-
-
-def test_rotation_update_goes_through_the_writer(stacks: Path) -> None:
-    config = update_stack(stacks, "acme", dkim_selector="pm20270101", spf_includes=None)
-    assert config.dkim_selector == "pm20270101"
-    assert _without(_text(stacks), "  pm:dkim_selector: pm20270101") == _without(
-        ORIGINAL, "  pm:dkim_selector: pm20261125", "  pm:spf_includes: []")
 
 
 def _raw() -> dict[str, Any]:

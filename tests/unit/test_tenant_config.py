@@ -55,7 +55,6 @@ CATALOGUE = [
     ("spf_includes", ["_spf.google.com", "bad domain.com"], "pm:spf_includes", "letters, digits"),
     ("ssh_key_type", "dsa", "pm:ssh_key_type", "'rsa4096' or 'ed25519'"),
     ("dkim_selector", "Bad_Selector", "pm:dkim_selector", "lower-case"),
-    ("dkim_selector", _DELETE, "pm:dkim_selector", "is required"),
     ("hostwinds.poll_interval", 0, "pm:hostwinds.poll_interval", "greater than 0"),
     ("hostwinds.api_url", "ftp://x", "pm:hostwinds.api_url", "http(s)://"),
     ("ptr_check", "maybe", "pm:ptr_check", "'dns', 'hostwinds' or 'skip'"),
@@ -66,7 +65,7 @@ CATALOGUE = [
     ("dns.tsig_key_name", _DELETE, "pm:dns", "tsig_key_name"),
     ("dns.port", 70000, "pm:dns.port", "less than or equal to 65535"),
     ("colour", "blue", "pm:colour", "not a known setting"),
-    ("secrets_generation", 0, "pm:secrets_generation", "greater than or equal to 1"),
+    ("secrets_generation", 2, "pm:secrets_generation", "not a known setting"),  # day-2 intent, not config
     ("migration", {"copy_from": "old-host"}, "pm:migration.copy_from", "IP address"),
     ("migration", {"copy_from": "127.0.0.1", "mode": "x"}, "pm:migration.mode", "not a known setting"),
 ]
