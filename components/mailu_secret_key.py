@@ -27,7 +27,8 @@ class _MailuSecretKeyProvider(pulumi.dynamic.ResourceProvider):
 
     def _store(self, props: dict[str, Any]) -> dict[str, Any]:
         with VaultClient.from_env() as client:
-            path, version = store_mailu_secret_key(client, str(props["tenant_id"]))
+            path, version = store_mailu_secret_key(client, str(props["tenant_id"]),
+                                                   trigger=str(props.get("rotation_trigger") or ""))
         return {**props, "path": path, "version": version}
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:

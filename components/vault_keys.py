@@ -29,11 +29,12 @@ from components.unknowns import changed_keys, diff_result, known_checks
 from toolkit.errors import ToolkitError
 from vault import keys as vkeys
 from vault import kv, paths, smtp
+from vault.claims import require_claim
 from vault.client import VaultClient
 from vault.errors import SecretNotFound
 
-SSH_INPUTS = ("tenant_id", "kind", "algorithm", "bits", "rotation_days", "rotation_trigger", "purge")
-DKIM_INPUTS = ("domain", "selector", "bits", "rotation_trigger", "purge")
+SSH_INPUTS = ("tenant_id", "kind", "algorithm", "bits", "rotation_days", "rotation_trigger", "revoked", "purge")
+DKIM_INPUTS = ("domain", "selector", "nonce", "bits", "rotation_trigger", "purge")
 SMTP_INPUTS = ("tenant_id", "domain", "webmail_url", "rotation_trigger", "purge")
 
 
@@ -67,6 +68,9 @@ def _read_public(id_: str, props: dict[str, Any], inputs: tuple[str, ...]) -> pu
         except SecretNotFound:
             return pulumi.dynamic.ReadResult(None, {})
     outs = {**{k: props.get(k) for k in inputs}, **_stored_outs(stored)}
+    if stored.public_key == props.get("public_key") and props.get("version"):
+        # Same key material: a later version only changed its state (activation, revocation), not the key.
+        outs["version"] = props["version"]
     return pulumi.dynamic.ReadResult(id_, {**props, **outs}, {k: props.get(k) for k in inputs})
 
 
@@ -93,6 +97,7 @@ class SshKeyPairProvider(pulumi.dynamic.ResourceProvider):
                 client, str(props["tenant_id"]), str(props["kind"]),
                 algorithm=str(props.get("algorithm") or "rsa"), bits=int(props.get("bits") or vkeys.SSH_RSA_BITS),
                 rotation_days=int(props.get("rotation_days") or vkeys.SSH_ROTATION_DAYS_DEFAULT),
+                trigger=str(props.get("rotation_trigger") or ""),
             )
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
@@ -104,12 +109,18 @@ class SshKeyPairProvider(pulumi.dynamic.ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         replaces = changed_keys(olds, news, ("tenant_id", "kind"))
-        updates = changed_keys(olds, news, ("algorithm", "bits", "rotation_days", "rotation_trigger", "purge"))
+        updates = changed_keys(olds, news, ("algorithm", "bits", "rotation_days", "rotation_trigger", "revoked",
+                                            "purge"))
         return diff_result(replaces, updates, delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
         if changed_keys(olds, news, ("algorithm", "bits", "rotation_days", "rotation_trigger")):
             return pulumi.dynamic.UpdateResult({**news, **_stored_outs(self._store(news))})
+        if news.get("revoked") and not olds.get("revoked"):
+            with _client() as client:
+                version = vkeys.mark_ssh_revoked(client, str(news["tenant_id"]), str(news["kind"]),
+                                                 reason="revoked by ssh.revoke")
+            return pulumi.dynamic.UpdateResult({**olds, **news, "version": version})
         return pulumi.dynamic.UpdateResult({**olds, **news, **{k: olds.get(k) for k in
                                                               ("path", "version", "fingerprint", "public_key")}})
 
@@ -135,12 +146,13 @@ class SshKeyPair(pulumi.dynamic.Resource, module="vault", name="SshKeyPair"):
         bits: pulumi.Input[int] = vkeys.SSH_RSA_BITS,
         rotation_days: pulumi.Input[int] = vkeys.SSH_ROTATION_DAYS_DEFAULT,
         rotation_trigger: pulumi.Input[str] = "",
+        revoked: pulumi.Input[bool] = False,
         purge: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: dict[str, Any] = {
             "tenant_id": tenant_id, "kind": kind, "algorithm": algorithm, "bits": bits,
-            "rotation_days": rotation_days, "rotation_trigger": rotation_trigger, "purge": purge,
+            "rotation_days": rotation_days, "rotation_trigger": rotation_trigger, "revoked": revoked, "purge": purge,
             "path": None, "version": None, "fingerprint": None, "public_key": None,
         }
         super().__init__(SshKeyPairProvider(), name, props, opts)
@@ -159,8 +171,10 @@ class DkimKeyProvider(pulumi.dynamic.ResourceProvider):
 
     def _store(self, props: dict[str, Any]) -> dict[str, Any]:
         with _client() as client:
+            require_claim(client, str(props["domain"]), str(props.get("tenant_id") or ""))
             stored = vkeys.store_dkim_key(client, str(props["domain"]), str(props["selector"]),
-                                          bits=int(props.get("bits") or vkeys.DKIM_RSA_BITS))
+                                          bits=int(props.get("bits") or vkeys.DKIM_RSA_BITS),
+                                          nonce=str(props.get("nonce") or ""))
         dns_value = f"v=DKIM1; k=rsa; p={stored.public_key}"
         return {**_stored_outs(stored), "dns_value": dns_value, "dns_strings": vkeys.dkim_txt_strings(dns_value),
                 "record_name": f"{props['selector']}._domainkey.{props['domain']}"}
@@ -173,18 +187,26 @@ class DkimKeyProvider(pulumi.dynamic.ResourceProvider):
         return _read_public(id_, props, DKIM_INPUTS)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        replaces = changed_keys(olds, news, ("domain", "selector"))
-        updates = changed_keys(olds, news, ("bits", "rotation_trigger", "purge"))
+        replaces = changed_keys(olds, news, ("domain", "selector", "bits", "rotation_trigger"))
+        updates = changed_keys(olds, news, ("purge",))
+        # "nonce" only guards the first create (taking over an interrupted one): it never replaces a key.
         return diff_result(replaces, updates, delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        if changed_keys(olds, news, ("bits", "rotation_trigger")):
-            return pulumi.dynamic.UpdateResult({**news, **self._store(news)})
         kept = ("path", "version", "fingerprint", "public_key", "dns_value", "dns_strings", "record_name")
         return pulumi.dynamic.UpdateResult({**olds, **news, **{k: olds.get(k) for k in kept}})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        _purge_if_asked(id_, props)
+        if props.get("purge"):
+            _purge_if_asked(id_, props)
+            return
+        with _client() as client:  # kept for audit, and truthful: a key the stack no longer has is not in service
+            try:
+                state = str(kv.read(client, paths.dkim(str(props["domain"]), str(props["selector"]))).data.get("state"))
+            except SecretNotFound:
+                return
+            if state in (vkeys.DkimState.PENDING.value, vkeys.DkimState.ACTIVE.value):
+                vkeys.set_dkim_state(client, str(props["domain"]), str(props["selector"]), vkeys.DkimState.RETIRED)
 
 
 class DkimKey(pulumi.dynamic.Resource, module="vault", name="DkimKey"):
@@ -205,16 +227,18 @@ class DkimKey(pulumi.dynamic.Resource, module="vault", name="DkimKey"):
         *,
         domain: pulumi.Input[str],
         selector: pulumi.Input[str] | None = None,
+        nonce: pulumi.Input[str] = "",
         bits: pulumi.Input[int] = vkeys.DKIM_RSA_BITS,
         rotation_trigger: pulumi.Input[str] = "",
         purge: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: dict[str, Any] = {
-            "domain": domain, "selector": selector, "bits": bits, "rotation_trigger": rotation_trigger,
+            "domain": domain, "selector": selector, "nonce": nonce, "bits": bits, "rotation_trigger": rotation_trigger,
             "purge": purge, "path": None, "version": None, "fingerprint": None, "public_key": None,
             "dns_value": None, "dns_strings": None, "record_name": None,
         }
+        props["tenant_id"] = pulumi.get_stack()  # the domain owner = the stack (named after its tenant)
         super().__init__(DkimKeyProvider(), name, props, opts)
 
 
@@ -233,6 +257,7 @@ class SmtpCredentialProvider(pulumi.dynamic.ResourceProvider):
             stored, _password = smtp.store_admin_credential(
                 client, str(props["tenant_id"]), str(props["domain"]),
                 webmail_url=str(props["webmail_url"]) if props.get("webmail_url") else None,
+                trigger=str(props.get("rotation_trigger") or ""),
             )
         return {"path": stored.path, "version": stored.version, "username": stored.username,
                 "webmail_url_out": stored.webmail_url}

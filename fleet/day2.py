@@ -122,9 +122,12 @@ def run(ctx: Day2Context, tenant: str, op: str, edit: Edit, *, details: Mapping[
         change(ctx.vault, tenant, lambda latest: replace(edit(latest, now), pending=pending))
         ctx.progress(f"{tenant}: intent recorded ({op})")
     ctx.crash("recorded")
-    repaired = engine.repair()
-    if repaired:
-        ctx.progress(f"{tenant}: {'; '.join(repaired)}")
+    if result.resumed:
+        # Only a resumed run may clear what a killed `up` left (lock, pending operations): a first run never
+        # touches another update's lock.
+        repaired = engine.repair()
+        if repaired:
+            ctx.progress(f"{tenant}: {'; '.join(repaired)}")
     ctx.progress(f"{tenant}: pulumi up")
     summary = engine.up()
     ctx.crash("deployed")

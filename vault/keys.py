@@ -160,12 +160,22 @@ def store_ssh_keypair(
     algorithm: SshAlgorithm | str = SshAlgorithm.RSA,
     bits: int = SSH_RSA_BITS,
     rotation_days: int = SSH_ROTATION_DAYS_DEFAULT,
+    trigger: str = "",
 ) -> StoredKey:
     """Generate an SSH key pair and write it as the next version of ``vps/<tenant>/<kind>``.
 
-    First call creates the secret; later calls rotate (new version, history kept)."""
+    First call creates the secret; later calls rotate (new version, history kept). A current version written for
+    the same non-empty ``trigger`` (an update interrupted after its write) is returned instead of a second key."""
     path = paths.ssh_key(tenant_id, kind)
     days = _rotation_days(rotation_days)
+    if trigger:
+        try:
+            existing = kv.read(client, path)
+        except SecretNotFound:
+            existing = None
+        if existing is not None and existing.data.get("rotation_trigger") == trigger \
+                and "private_key" in existing.data:
+            return read_public(client, path)
     material = generate_ssh_keypair(algorithm, bits=bits, comment=f"{paths.SshKeyKind(kind).value}@{tenant_id}")
     version, created = _created_at(client, path)
     stamp = now_iso()
@@ -177,6 +187,7 @@ def store_ssh_keypair(
         "created_at": created or stamp,
         "last_rotated": stamp,
         "rotation_policy": f"{days}_days",
+        "rotation_trigger": trigger,
     }
     new_version = kv.write(client, path, data, cas=version)
     return StoredKey(path.logical, new_version, material.fingerprint, material.public_key)

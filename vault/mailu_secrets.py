@@ -46,9 +46,18 @@ def parse_path(logical: str, field: str) -> paths.SecretPath:
     raise ValidationError(field, f"{logical!r} is not a secret path of the toolkit's Vault layout")
 
 
-def store_mailu_secret_key(client: VaultClient, tenant_id: str) -> tuple[str, int]:
-    """Create (or rotate) Mailu's SECRET_KEY at ``smtp/<tenant>/mailu``. Returns (path, version)."""
+def store_mailu_secret_key(client: VaultClient, tenant_id: str, trigger: str = "") -> tuple[str, int]:
+    """Create (or rotate) Mailu's SECRET_KEY at ``smtp/<tenant>/mailu``. Returns (path, version).
+
+    A version already written for the same non-empty ``trigger`` (an interrupted update) is returned as it is."""
     path = mailu_secret_key_path(tenant_id)
+    if trigger:
+        try:
+            existing = kv.read(client, path)
+        except SecretNotFound:
+            existing = None
+        if existing is not None and existing.data.get("rotation_trigger") == trigger:
+            return path.logical, existing.version
     value = secrets.token_urlsafe(MAILU_SECRET_KEY_BYTES)
     REDACTOR.register(value)
     try:
@@ -58,7 +67,7 @@ def store_mailu_secret_key(client: VaultClient, tenant_id: str) -> tuple[str, in
         version, created = kv.current_version(client, path), None
     stamp = now_iso()
     new_version = kv.write(client, path, {"secret_key": value, "created_at": created or stamp,
-                                          "last_rotated": stamp}, cas=version)
+                                          "last_rotated": stamp, "rotation_trigger": trigger}, cas=version)
     return path.logical, new_version
 
 

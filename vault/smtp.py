@@ -63,13 +63,26 @@ def store_admin_credential(
     webmail_url: str | None = None,
     password: Secret | None = None,
     incident_id: str | None = None,
+    trigger: str = "",
 ) -> tuple[StoredCredential, Secret]:
     """Create or rotate ``smtp/<tenant>/admin``. Returns the stored record and the new password
     (the caller sets it in Mailu; it is never logged).
 
     With ``incident_id`` this is the emergency reset: a 48-byte password, and the record marks the
-    previous version compromised (history is kept for the audit trail)."""
+    previous version compromised (history is kept for the audit trail).
+
+    ``trigger`` (the engine's rotation trigger) makes a repeat idempotent: when the current version was written for
+    the same trigger (an update interrupted after the write), it is returned instead of writing another."""
     path = paths.smtp_admin(tenant_id)
+    if trigger:
+        try:
+            current = kv.read(client, path)
+        except SecretNotFound:
+            current = None
+        if current is not None and current.data.get("rotation_trigger") == trigger:
+            stored = StoredCredential(path.logical, current.version, str(current.data["username"]),
+                                      str(current.data["webmail_url"]))
+            return stored, decrypt(client, str(current.data["encrypted_password"]))
     name = validate.domain(domain)
     if incident_id is not None:
         validate.key_id(incident_id, field="incident_id")
@@ -91,6 +104,7 @@ def store_admin_credential(
         "created_at": created or stamp,
         "last_rotated": stamp,
         "rotation_policy": ROTATION_POLICY,
+        "rotation_trigger": trigger,
     }
     compromised = list(previous.get("compromised_versions", []))
     if incident_id:

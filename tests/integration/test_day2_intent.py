@@ -136,3 +136,21 @@ def test_interrupted_key_creation_is_taken_over_only_with_its_nonce(vault_system
     vkeys.set_dkim_state(vault_system, domain, "pm20261129", vkeys.DkimState.ACTIVE)
     with pytest.raises(KeyReuseRefused):  # in service once: never taken over, even with its nonce
         vkeys.store_dkim_key(vault_system, domain, "pm20261129", nonce="abc")
+
+
+def test_interrupted_key_updates_are_not_repeated(vault_system: VaultClient) -> None:
+    """An update killed after its Vault write runs again: the write for the same trigger is found, not repeated."""
+    from vault import smtp
+    from vault.mailu_secrets import store_mailu_secret_key
+
+    tenant = f"tr{uuid.uuid4().hex[:8]}"
+    first = vkeys.store_ssh_keypair(vault_system, tenant, "admin_ssh", algorithm="ed25519", trigger="generation-2")
+    again = vkeys.store_ssh_keypair(vault_system, tenant, "admin_ssh", algorithm="ed25519", trigger="generation-2")
+    assert again == first
+    third = vkeys.store_ssh_keypair(vault_system, tenant, "admin_ssh", algorithm="ed25519", trigger="generation-3")
+    assert third.version == first.version + 1
+    cred, _ = smtp.store_admin_credential(vault_system, tenant, "x.example.test", trigger="generation-2")
+    cred_again, _ = smtp.store_admin_credential(vault_system, tenant, "x.example.test", trigger="generation-2")
+    assert cred_again.version == cred.version
+    key = store_mailu_secret_key(vault_system, tenant, trigger="generation-2")
+    assert store_mailu_secret_key(vault_system, tenant, trigger="generation-2") == key

@@ -33,7 +33,7 @@ def test_rotation_keeps_history(vault_system: VaultClient) -> None:
     assert {v.data["created_at"] for v in versions} == {versions[0].data["created_at"]}
     assert [v.data["fingerprint"] for v in versions] == [s.fingerprint for s in stored]
     assert set(versions[2].data) == {"private_key", "public_key", "fingerprint", "algorithm", "created_at",
-                                     "last_rotated", "rotation_policy"}
+                                     "last_rotated", "rotation_policy", "rotation_trigger"}
     assert versions[2].data["rotation_policy"] == "90_days"
 
 
@@ -51,7 +51,10 @@ def test_dkim_into_vault(vault_system: VaultClient) -> None:
     record = kv.read(vault_system, paths.dkim(domain, "pm20261124"))
     assert record.data["dns_value"] == f"v=DKIM1; k=rsa; p={stored.public_key}"
     assert record.data["state"] == "pending"
-    assert keys.set_dkim_state(vault_system, domain, "pm20261124", "active") == 2
+    assert keys.set_dkim_state(vault_system, domain, "pm20261124", "active") == "pending"  # the state before
+    assert kv.read(vault_system, paths.dkim(domain, "pm20261124")).version == 2
+    assert keys.set_dkim_state(vault_system, domain, "pm20261124", "active") == "active"  # nothing written
+    assert kv.read(vault_system, paths.dkim(domain, "pm20261124")).version == 2
     assert keys.read_private(vault_system, paths.dkim(domain, "pm20261124")).reveal().startswith(
         f"{pem.begin()}")
 
