@@ -21,6 +21,7 @@ from components.dkim_rotation import DkimKeyState, retired_dkim_records
 from components.dns_records import MailDnsRecords
 from components.hostwinds_instance import Instance
 from components.hostwinds_network import MailNetworking, SshKey
+from components.intent_record import IntentRecord
 from components.mail_data_copy import MailDataCopy
 from components.mailu_install import MailuInstall, MailuInstallArgs
 from components.mailu_secret_key import MailuSecretKey
@@ -46,6 +47,7 @@ class MailTenant(pulumi.ComponentResource):
         tenant, purge = config.tenant_id, config.purge_secrets_on_destroy
         algorithm = "ed25519" if config.ssh_key_type == "ed25519" else "rsa"
 
+        IntentRecord(f"{name}-intent", tenant_id=tenant, purge=purge, opts=child)
         admin_key = SshKeyPair(f"{name}-admin-ssh", tenant_id=tenant, kind="admin_ssh", algorithm=algorithm,
                                rotation_days=intent.admin_ssh.rotation_days, rotation_trigger=intent.admin_ssh.trigger,
                                purge=purge, opts=child)

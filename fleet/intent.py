@@ -219,12 +219,34 @@ def initial(config: TenantConfig, taken: set[str], today: dt.date) -> TenantInte
                         since=dict.fromkeys(SECRET_NAMES, stamp))
 
 
+def archived(intent: TenantIntent) -> TenantIntent:
+    """After ``pulumi destroy`` (secrets kept): a stack created again later starts with fresh keys and a fresh
+    selector; the history of selectors and burned ones stays, so nothing is ever used twice."""
+    def fresh(ssh: SshIntent) -> SshIntent:
+        return SshIntent(generation=ssh.generation + 1, rotation_days=ssh.rotation_days)
+    return replace(intent, admin_ssh=fresh(intent.admin_ssh), tenant_ssh=fresh(intent.tenant_ssh),
+                   smtp_generation=intent.smtp_generation + 1, secret_key_generation=intent.secret_key_generation + 1,
+                   dkim=replace(intent.dkim, selector="", nonce="", retired=()), vps_generation=None,
+                   copy_from=None, pending=None)
+
+
 def ensure(client: VaultClient, config: TenantConfig, *, write: bool, today: dt.date) -> TenantIntent:
-    """The intent the program builds from: stored, else the day-0 one (stored first when ``write``: an ``up``)."""
+    """The intent the program builds from: stored, else the day-0 one (stored first when ``write``: an ``up``).
+    An archived intent (its stack was destroyed) gets a fresh selector the same way."""
     for _ in range(_CAS_ATTEMPTS):
         current = load(client, config.tenant_id)
-        if current is not None:
+        if current is not None and current.dkim.selector:
             return current
+        if current is not None:
+            selector = fresh_selector(today, taken_selectors(client, config.domain, current))
+            revived = replace(current, dkim=replace(current.dkim, selector=selector, nonce=secrets.token_hex(8),
+                                                    history=(*current.dkim.history, selector)))
+            if not write:
+                return revived
+            try:
+                return save(client, revived)
+            except CasConflict:
+                continue
         fresh = initial(config, taken_selectors(client, config.domain, None), today)
         if not write:
             return fresh

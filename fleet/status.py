@@ -34,6 +34,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from dnsrecords.verify import PtrLookup, VerifyReport
+from fleet import intent
 from fleet.rotation import DKIM_DAYS, SMTP_DAYS, SSH_DAYS_DEFAULT, UPCOMING
 from fleet.stack_outputs import StackOutputsError, stack_outputs
 from hostwinds.client import GONE_STATUSES, HostwindsClient
@@ -512,6 +513,7 @@ class TenantCollector:
         vps = _Vps(str(outputs.get("serviceid") or ""), str(outputs.get("main_ip") or ""))
         no_vault: VaultClient | None = None
         vault, vault_error = _try(self.sources.vault, no_vault)
+        config = self._deployed_config(config, vault)
         cells = {
             "vps": guarded(lambda: self._vps(config, vps, bool(outputs), outputs_error)),
             "keys": guarded(lambda: self._keys(config, vault, vault_error, outputs)),
@@ -540,6 +542,17 @@ class TenantCollector:
             vps.serviceid = instance.serviceid
             vps.ip = instance.main_ip or vps.ip
         return cell
+
+    @staticmethod
+    def _deployed_config(config: TenantConfig, vault: VaultClient | None) -> TenantConfig:
+        """The configuration the stack deploys: the stack file with its day-2 intent (selector, VPS generation)."""
+        if vault is None:
+            return config
+        try:
+            current = intent.load(vault, config.tenant_id)
+        except ToolkitError:
+            return config
+        return config if current is None else intent.apply(config, current)
 
     def _keys(self, config: TenantConfig, vault: VaultClient | None, vault_error: str,
               outputs: Mapping[str, Any]) -> Cell:

@@ -125,6 +125,8 @@ SPECS: dict[str, Spec] = {
         replace={"host": ["host"], "port": ["port"]},
         update=("admin_path", "admin_version", "authorized", "authorized.0"),
         ignored=("connect_versions", "connect_versions.0")),
+    "IntentRecordProvider": Spec({"tenant_id": "acme1234corp", "purge": False},
+                                 replace={"tenant_id": ["tenant_id"]}, update=("purge",)),
     "TenantClaimsProvider": Spec(
         {"tenant_id": "acme1234corp", "domain": "acme.example", "holder": "org/acme", "stack": "acme",
          "purge": False},
