@@ -26,7 +26,9 @@ SECRET_GLOBS = (
     "/mailu/dkim/*", "/mailu/certs/*", "/mailu/mailu.env", "/mailu/docker-compose.yml", "/etc/pm-mail-infra/*",
 )
 """Small files holding secrets (or derived values): overwritten before unlinking."""
-KEY_FILES = ("/root/.ssh/authorized_keys", "/home/*/.ssh/authorized_keys")
+KEY_FILES = ("/root/.ssh/authorized_keys",)
+"""Root's only: a tenant's home is never touched by root (a planted link would redirect the shred), and its
+authorized_keys holds public keys only."""
 
 WIPE_SCRIPT = (
     "set +e; "
