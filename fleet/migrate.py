@@ -1,22 +1,25 @@
 """VPS migration (disaster recovery) of one tenant, done through Pulumi, resumable at every step.
 
-The stack state stays the source of truth: the task only edits the tenant's stack config and runs ``pulumi up``.
-Bumping ``hostwinds.vps_generation`` makes the Instance a replacement, which Pulumi performs create-before-delete:
-new VPS -> PTR/firewall -> Mailu installed from Vault -> DNS (A, SPF, ...) moved to the new IP -> verification at
-the authoritative servers -> and only at the end of the same ``up`` the old VPS is wiped (best effort) and
-terminated.
+The task never edits the stack file: it records the migration in the tenant's day-2 intent (``fleet.intent``, in
+Vault) and runs ``pulumi up``; the program deploys ``apply(stack config, intent)``. A new ``vps_generation`` makes the
+Instance a replacement, which Pulumi performs create-before-delete: new VPS -> PTR/firewall -> Mailu installed from
+Vault -> DNS (A, SPF, ...) moved to the new IP -> verification at the authoritative servers -> and only at the end of
+the same ``up`` the old VPS is wiped (best effort) and terminated.
 
 Reasons:
-- ``compromise``: nothing that lived on the old host is reused: a new dated DKIM selector, and
-  ``secrets_generation`` + 1 rotates the Mailu admin password and SECRET_KEY (new Vault versions). No data copied.
-- ``failure`` / ``upgrade``: secrets kept; ``migration.copy_from`` makes the stack copy /mailu/mail and /mailu/data
-  from the old host (best effort: an unreachable host is a warning) before the old host goes.
+- ``compromise``: nothing that lived on the old host is reused (``fleet.day2_ops.after_compromise``, the same edit as
+  a compromise without migration): a fresh dated DKIM selector, the one in service and any retired ones burned (their
+  TXT records removed by the same ``up``, their keys marked ``compromised`` in Vault), and new generations of the
+  Mailu admin password and SECRET_KEY (new Vault versions). No data copied.
+- ``failure`` / ``upgrade``: secrets kept; the intent's ``copy_from`` makes the stack copy /mailu/mail and
+  /mailu/data from the old host (best effort: an unreachable host is a warning) before the old host goes.
 
-Steps (journal in Vault, see ``fleet.migrate_journal``): started -> config_updated -> deployed -> verified ->
-cleaned_up -> done. Each re-run continues after the last recorded step; targets (generation, selector, ...) are
-fixed when the migration starts, so repeating a step writes the same values. A killed ``up`` is repaired (lock and
-pending operations cleared) before the next one; the Instance adopts a VPS created by the killed run (unique
-label), so no VPS leaks.
+Steps (journal in Vault, see ``fleet.migrate_journal``): started -> intent_recorded -> deployed -> verified ->
+cleaned_up -> done. Each re-run continues after the last recorded step; the targets (generation, selector, secret
+generations, ...) are fixed in a plan when the migration starts and written into the intent as absolute values, so
+repeating a step writes the same values. A killed ``up`` is repaired (lock and pending operations cleared) before the
+next one; the Instance adopts a VPS created by the killed run (unique label), so no VPS leaks. The migration ends
+with ``pulumi preview --expect-no-changes``: the world is what the intent says.
 """
 
 from __future__ import annotations
@@ -24,32 +27,40 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-import string
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from fleet.day2 import Engine, versions_of
+from fleet.day2_ops import after_compromise, exposed_selectors
+from fleet.intent import TenantIntent, apply, fresh_selector
 from fleet.migrate_journal import STEPS, Journal, JournalStore, MigrationConflict, MigrationError, crash_hook
 from fleet.stack_engine import UpSummary
 from toolkit import stack_files
-from toolkit.tenant_config import MigrationSettings, TenantConfig, parse_tenant_config
-from vault.keys import dated_selector
+from toolkit.tenant_config import TenantConfig
 
 Reason = Literal["compromise", "failure", "upgrade"]
 REASONS: tuple[str, ...] = ("compromise", "failure", "upgrade")
 WIPE_MARKER = "pm-wipe:"
 
+__all__ = ["REASONS", "Engine", "Intents", "Migration", "MigrationDeps", "MigrationReport", "VerifyOutcome",
+           "audit_event", "intent_during", "make_plan", "report_of"]
+
 
 # ------------------------------------------------------------------------------------------------ ports
-class Engine(Protocol):
-    def outputs(self) -> dict[str, Any]: ...
+class Intents(Protocol):
+    """The tenant's day-2 intent record (``fleet.intent``): read, changed with check-and-set, selectors in use."""
 
-    def repair(self) -> list[str]: ...
+    def load(self, tenant: str) -> TenantIntent | None: ...
 
-    def up(self) -> UpSummary: ...
+    def change(self, tenant: str, edit: Callable[[TenantIntent], TenantIntent]) -> TenantIntent: ...
+
+    def taken_selectors(self, domain: str, intent: TenantIntent) -> set[str]:
+        """Every selector that may not be used again (Vault's history and the intent's)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -65,12 +76,11 @@ class MigrationDeps:
 
     store: JournalStore
     engine: Engine
+    intents: Intents
     verify: Callable[[TenantConfig, str, str], VerifyOutcome]
-    """(config, new ip, new serviceid) -> outcome, asked of the authoritative servers."""
+    """(effective config, new ip, new serviceid) -> outcome, asked of the authoritative servers."""
     instance_alive: Callable[[str], bool]
     """Whether a Hostwinds serviceid still exists (not deleted/terminated)."""
-    taken_selectors: Callable[[TenantConfig], set[str]]
-    """DKIM selectors that already exist for the domain (in Vault)."""
     audit: Callable[[Mapping[str, Any]], None] = lambda event: None
     progress: Callable[[str], None] = lambda message: None
     crash: Callable[[str], None] = crash_hook
@@ -103,76 +113,49 @@ class MigrationReport:
     """Wall clock from start to done, interruptions included."""
     runs: int
     repairs: list[str] = field(default_factory=list)
+    burned_selectors: list[str] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------------------------- pure logic
-def new_selector(today: dt.date, taken: set[str]) -> str:
-    """A dated selector (``pmYYYYMMDD``) not in ``taken``; ``b``, ``c``, ... appended when today's is used."""
-    base = str(dated_selector(today))
-    for suffix in ("", *string.ascii_lowercase[1:]):
-        if base + suffix not in taken:
-            return f"{base}{suffix}"
-    raise MigrationError(f"no free DKIM selector left for {today:%Y-%m-%d} ({base}..{base}z are all taken)")
-
-
-def make_plan(config: TenantConfig, outputs: Mapping[str, Any], reason: str, *, today: dt.date,
-              taken_selectors: set[str]) -> dict[str, Any]:
-    """The migration's fixed targets, computed once from the stack's config and live outputs."""
+def make_plan(config: TenantConfig, intent: TenantIntent, outputs: Mapping[str, Any], reason: str, *,
+              today: dt.date, taken_selectors: set[str]) -> dict[str, Any]:
+    """The migration's fixed targets, computed once from the effective config (stack + intent) and live outputs."""
     if reason not in REASONS:
         raise MigrationError(f"reason must be one of {', '.join(REASONS)}, not {reason!r}")
     if not outputs.get("serviceid") or not outputs.get("main_ip"):
         raise MigrationError(f"stack {config.tenant_id} has no deployed VPS (no serviceid/main_ip output): "
                              "nothing to migrate; run `pulumi up` first")
-    generation = config.hostwinds.vps_generation
+    generation = intent.vps_generation if intent.vps_generation is not None else config.hostwinds.vps_generation
     compromise = reason == "compromise"
-    vault_refs = outputs.get("vault") or {}
+    bump = 1 if compromise else 0
+    old_selector = intent.dkim.selector
     return {
         "old_serviceid": str(outputs["serviceid"]),
         "old_ip": str(outputs["main_ip"]),
         "old_generation": generation,
         "new_generation": generation + 1,
-        "old_selector": config.dkim_selector,
-        "new_selector": new_selector(today, taken_selectors | {config.dkim_selector}) if compromise
-        else config.dkim_selector,
-        "old_secrets_generation": config.secrets_generation,
-        "new_secrets_generation": config.secrets_generation + (1 if compromise else 0),
+        "old_selector": old_selector,
+        "new_selector": fresh_selector(today, taken_selectors | {old_selector}) if compromise else old_selector,
+        "burned_selectors": list(exposed_selectors(intent)) if compromise else [],
+        "old_smtp_generation": intent.smtp_generation,
+        "new_smtp_generation": intent.smtp_generation + bump,
+        "old_secret_key_generation": intent.secret_key_generation,
+        "new_secret_key_generation": intent.secret_key_generation + bump,
         "copy_from": None if compromise else str(outputs["main_ip"]),
-        "old_secret_versions": _versions(vault_refs),
+        "old_secret_versions": versions_of(outputs),
     }
 
 
-def target_config(config: TenantConfig, plan: Mapping[str, Any]) -> TenantConfig:
-    """The stack config during the migration (absolute values from the plan: applying it twice is the same)."""
-    hostwinds = config.hostwinds.model_copy(update={"vps_generation": int(plan["new_generation"])})
+def intent_during(intent: TenantIntent, plan: Mapping[str, Any], reason: str) -> TenantIntent:
+    """The intent while the migration runs, in absolute values from the plan: applying it twice (a re-run after a
+    crash) is applying it once."""
     copy_from = plan.get("copy_from")
-    return _revalidate(config.model_copy(update={
-        "hostwinds": hostwinds,
-        "dkim_selector": str(plan["new_selector"]),
-        "secrets_generation": int(plan["new_secrets_generation"]),
-        "migration": MigrationSettings(copy_from=str(copy_from)) if copy_from else None,
-    }))
-
-
-def final_config(config: TenantConfig) -> TenantConfig:
-    return _revalidate(config.model_copy(update={"migration": None}))
-
-
-def _revalidate(config: TenantConfig) -> TenantConfig:
-    return parse_tenant_config(config.model_dump(mode="json", exclude_none=True))
-
-
-def _versions(vault_refs: Mapping[str, Any]) -> dict[str, int]:
-    out = {}
-    for name, ref in vault_refs.items():
-        if isinstance(ref, Mapping) and ref.get("version") is not None:
-            out[name] = int(ref["version"])
-    return out
-
-
-def write_stack_config(stacks_dir: Path, config: TenantConfig) -> Path:
-    """Make the tenant's stack file hold ``config`` through the one stack-file writer (validated, atomic; only the
-    settings that differ are edited, everything else in the file is kept)."""
-    return stack_files.write_config(stacks_dir, config).path
+    updated = replace(intent, vps_generation=int(plan["new_generation"]), copy_from=str(copy_from) if copy_from
+                      else None)
+    if reason != "compromise":
+        return updated
+    return after_compromise(updated, str(plan["new_selector"]), smtp_generation=int(plan["new_smtp_generation"]),
+                            secret_key_generation=int(plan["new_secret_key_generation"]))
 
 
 # ------------------------------------------------------------------------------------------------- runner
@@ -203,6 +186,9 @@ class Migration:
             if self.reason and self.reason != recorded:
                 raise MigrationConflict(f"a migration of {self.tenant} for reason {recorded!r} is in progress "
                                         f"(step {journal.next_step()}); re-run with --reason {recorded} to finish it")
+            if "config_updated" in journal.steps:
+                raise MigrationError(f"migration {journal.data.get('id')} was started by a toolkit version that "
+                                     "edited the stack file; finish it with that version")
             _refuse_live_runner(journal)
             self.deps.progress(f"resuming migration {journal.data['id']} ({recorded}) at step {journal.next_step()}")
             self._claim(journal)
@@ -228,7 +214,7 @@ class Migration:
     def run(self) -> MigrationReport:
         journal = self._open()
         handlers: dict[str, Callable[[Journal], None]] = {
-            "started": self._started, "config_updated": self._config_updated, "deployed": self._deployed,
+            "started": self._started, "intent_recorded": self._intent_recorded, "deployed": self._deployed,
             "verified": self._verified, "cleaned_up": self._cleaned_up, "done": self._done,
         }
         for step in STEPS:
@@ -237,29 +223,39 @@ class Migration:
                 handlers[step](journal)
         return report_of(journal)
 
+    def _intent(self) -> TenantIntent:
+        intent = self.deps.intents.load(self.tenant)
+        if intent is None:
+            raise MigrationError(f"{self.tenant} has no day-2 intent record in Vault: the stack was never deployed "
+                                 f"with this toolkit; run `pulumi up --stack {self.tenant}` first")
+        return intent
+
     def _config(self) -> TenantConfig:
-        return stack_files.load(self.stacks_dir, self.tenant)
+        """What the program deploys: the stack file (read, never written) with the intent in force."""
+        return apply(stack_files.load(self.stacks_dir, self.tenant), self._intent())
 
     def _started(self, journal: Journal) -> None:
         t0 = self.deps.monotonic()
-        config = self._config()
-        if config.migration is not None:
-            raise MigrationError(f"the stack config of {self.tenant} still holds `migration:` from an earlier run "
-                                 "whose journal is gone; remove it (or finish that migration) first")
+        stack_config, intent = stack_files.load(self.stacks_dir, self.tenant), self._intent()
+        if intent.copy_from is not None:
+            raise MigrationError(f"the intent of {self.tenant} still copies mail from {intent.copy_from} (an earlier "
+                                 "migration whose journal is gone); finish or clear it first")
+        config = apply(stack_config, intent)
         outputs = self.deps.engine.outputs()
-        plan = make_plan(config, outputs, str(journal.data["reason"]), today=self.deps.now().date(),
-                         taken_selectors=self.deps.taken_selectors(config))
+        plan = make_plan(config, intent, outputs, str(journal.data["reason"]), today=self.deps.now().date(),
+                         taken_selectors=self.deps.intents.taken_selectors(config.domain, intent))
         journal.data["plan"] = plan
         journal.data["domain"] = config.domain
         self._record(journal, "started", t0)
 
-    def _config_updated(self, journal: Journal) -> None:
+    def _intent_recorded(self, journal: Journal) -> None:
         t0 = self.deps.monotonic()
-        target = target_config(self._config(), journal.plan)
-        write_stack_config(self.stacks_dir, target)
-        self._record(journal, "config_updated", t0, generation=target.hostwinds.vps_generation,
-                     dkim_selector=target.dkim_selector, secrets_generation=target.secrets_generation,
-                     copy_from=journal.plan.get("copy_from"))
+        reason = str(journal.data["reason"])
+        intent = self.deps.intents.change(self.tenant, lambda current: intent_during(current, journal.plan, reason))
+        self._record(journal, "intent_recorded", t0, vps_generation=intent.vps_generation,
+                     dkim_selector=intent.dkim.selector, burned=list(intent.dkim.burned),
+                     smtp_generation=intent.smtp_generation, secret_key_generation=intent.secret_key_generation,
+                     copy_from=intent.copy_from, intent_revision=intent.revision)
 
     def _up(self, journal: Journal) -> UpSummary:
         if len(journal.data.get("runs") or []) > 1:
@@ -292,7 +288,7 @@ class Migration:
             self.warnings.append(str(copy["warning"]))
         self._record(journal, "deployed", t0, new_serviceid=new_serviceid, new_ip=new_ip,
                      vps_label=outputs.get("vps_label"), changes=summary.changes,
-                     secret_versions=_versions(outputs.get("vault") or {}),
+                     secret_versions=versions_of(outputs),
                      mail_copied=copy.get("copied") if copy else None, mail_bytes=int(copy.get("bytes") or 0),
                      warnings=list(self.warnings), notes=list(self.notes))
 
@@ -313,12 +309,12 @@ class Migration:
         t0 = self.deps.monotonic()
         ran_up = False
         if journal.plan.get("copy_from"):
-            config = self._config()
-            if config.migration is not None:
-                write_stack_config(self.stacks_dir, final_config(config))
+            self.deps.intents.change(self.tenant, lambda current: replace(current, copy_from=None))
             self._up(journal)  # removes the copy resource; everything else is unchanged
             ran_up = True
-        self._record(journal, "cleaned_up", t0, ran_up=ran_up)
+        self.deps.progress("pulumi preview --expect-no-changes …")
+        self.deps.engine.preview_no_changes()  # the migration ends converged: the world is what the intent says
+        self._record(journal, "cleaned_up", t0, ran_up=ran_up, converged=True)
 
     def _done(self, journal: Journal) -> None:
         t0 = self.deps.monotonic()
@@ -372,16 +368,20 @@ def report_of(journal: Journal) -> MigrationReport:
         step_seconds=seconds,
         tool_seconds=round(sum(seconds.values()), 3), elapsed_seconds=round(elapsed, 3),
         runs=len(data.get("runs") or []), repairs=list(data.get("repairs") or []),
+        burned_selectors=[str(s) for s in plan.get("burned_selectors") or []],
     )
 
 
 def audit_event(journal: Journal, report: MigrationReport) -> dict[str, Any]:
-    """The audit record of a finished migration: public facts only (ids, addresses, versions, timings)."""
-    plan = journal.plan
+    """The audit record of a finished migration: public facts only (ids, addresses, versions, timings). For a
+    compromise, ``burned`` lists what the run burned: by then their records are gone and Vault marks the DKIM keys
+    ``compromised`` (the final ``up`` did it and the preview after it showed no change)."""
     burned: dict[str, Any] = {}
     if report.reason == "compromise":  # what must never be trusted again (kept in Vault history for forensics)
         before = report.secret_versions_before
-        burned = {"dkim": f"dkim/{journal.data.get('domain', '?')}/{plan.get('old_selector')}",
+        domain = journal.data.get("domain", "?")
+        burned = {"dkim_selectors": report.burned_selectors,
+                  "dkim": [f"dkim/{domain}/{selector}" for selector in report.burned_selectors],
                   "smtp_admin_version": before.get("smtp_admin"),
                   "mailu_secret_key_version": before.get("mailu_secret_key"), "host": report.old_ip}
     return {

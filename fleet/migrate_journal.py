@@ -7,8 +7,9 @@ the same migration, and the KV version history is the migration's audit trail (t
 ``Journal.data`` layout::
 
     id, tenant, reason, state ("running" | "done"), created_at,
-    plan: {old_serviceid, old_ip, old_generation, new_generation, old_selector, new_selector,
-           old_secrets_generation, new_secrets_generation, copy_from, old_secret_versions}
+    plan: {old_serviceid, old_ip, old_generation, new_generation, old_selector, new_selector, burned_selectors,
+           old_smtp_generation, new_smtp_generation, old_secret_key_generation, new_secret_key_generation,
+           copy_from, old_secret_versions}
     steps: {<step>: {at, seconds, ...details}}
     runs: [{host, pid, started_at}]          (one entry per invocation: resumes are visible)
 """
@@ -27,7 +28,7 @@ from vault import kv, paths
 from vault.client import VaultClient
 from vault.errors import CasConflict, SecretNotFound
 
-STEPS: tuple[str, ...] = ("started", "config_updated", "deployed", "verified", "cleaned_up", "done")
+STEPS: tuple[str, ...] = ("started", "intent_recorded", "deployed", "verified", "cleaned_up", "done")
 """Steps of a migration, in order. Each is recorded once it is complete; a re-run continues after the last one."""
 
 CRASH_ENV = "PM_DR_CRASH_AFTER"

@@ -1,30 +1,54 @@
-"""Wire a migration to the real systems: Vault (journal, DKIM selectors, verification key), the Pulumi stack
+"""Wire a migration to the real systems: Vault (journal, day-2 intent, verification key), the Pulumi stack
 (Automation API), Hostwinds (is the old VPS gone, PTR) and the authoritative DNS servers; plus the audit log."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.hostwinds_instance import client_from
+from fleet import intent as intents
 from fleet.audit import AuditLog, audit_path
+from fleet.intent import TenantIntent
 from fleet.migrate import MigrationDeps, VerifyOutcome
 from fleet.migrate_journal import VaultJournalStore
 from fleet.stack_engine import StackEngine
 from fleet.verify import hostwinds_ptr_lookup, verify_tenant
-from hostwinds.client import GONE_STATUSES
+from hostwinds.client import GONE_STATUSES, HostwindsClient
+from hostwinds.settings import DEFAULT_URL, ENV_API_KEY, ENV_API_URL, ClientSettings
+from toolkit.redact import Secret
 from toolkit.tenant_config import TenantConfig
-from vault import kv, paths
 from vault.client import VaultClient
 
 
-def _verifier(vault: VaultClient) -> Callable[[TenantConfig, str, str], VerifyOutcome]:
+@dataclass
+class VaultIntents:
+    """The ``Intents`` port over ``fleet.intent`` (``vps/<tenant>/intent``, check-and-set)."""
+
+    client: VaultClient
+
+    def load(self, tenant: str) -> TenantIntent | None:
+        return intents.load(self.client, tenant)
+
+    def change(self, tenant: str, edit: Callable[[TenantIntent], TenantIntent]) -> TenantIntent:
+        return intents.change(self.client, tenant, edit)
+
+    def taken_selectors(self, domain: str, intent: TenantIntent) -> set[str]:
+        return intents.taken_selectors(self.client, domain, intent)
+
+
+def _hostwinds(config: TenantConfig, env: Mapping[str, str]) -> HostwindsClient:
+    """A client like the Instance provider's: key from ``env``, URL from the stack config (else ``env``, else the
+    contract's), checked by ``ClientSettings`` before the key can go anywhere."""
+    url = config.hostwinds.api_url or env.get(ENV_API_URL) or DEFAULT_URL
+    return HostwindsClient(ClientSettings(api_key=Secret(env.get(ENV_API_KEY, "")), url=url))
+
+
+def _verifier(vault: VaultClient, hostwinds: HostwindsClient) -> Callable[[TenantConfig, str, str], VerifyOutcome]:
     def verify(config: TenantConfig, ip: str, serviceid: str) -> VerifyOutcome:
-        ptr_lookup = None
-        if config.ptr_check == "hostwinds":
-            ptr_lookup = hostwinds_ptr_lookup(client_from({"api_url": config.hostwinds.api_url}), serviceid)
+        ptr_lookup = hostwinds_ptr_lookup(hostwinds, serviceid) if config.ptr_check == "hostwinds" else None
         report = verify_tenant(config, mail_ip=ip, vault=vault, ptr_lookup=ptr_lookup)
         problems = tuple(f"{c.subject}: {c.status} (expected {c.expected!r}, found {c.found!r}) {c.detail}"
                          for c in report.problems)
@@ -33,19 +57,11 @@ def _verifier(vault: VaultClient) -> Callable[[TenantConfig, str, str], VerifyOu
     return verify
 
 
-def _instance_alive(api_url: str | None) -> Callable[[str], bool]:
+def _instance_alive(hostwinds: HostwindsClient) -> Callable[[str], bool]:
     def alive(serviceid: str) -> bool:
-        client = client_from({"api_url": api_url})
-        return any(i.serviceid == serviceid and i.status not in GONE_STATUSES for i in client.list_instances())
+        return any(i.serviceid == serviceid and i.status not in GONE_STATUSES for i in hostwinds.list_instances())
 
     return alive
-
-
-def _taken_selectors(vault: VaultClient) -> Callable[[TenantConfig], set[str]]:
-    def taken(config: TenantConfig) -> set[str]:
-        return {name.rstrip("/") for name in kv.list_keys(vault, paths.DKIM_MOUNT, config.domain)}
-
-    return taken
 
 
 def _audit(log: AuditLog, event: Mapping[str, Any]) -> None:
@@ -54,18 +70,20 @@ def _audit(log: AuditLog, event: Mapping[str, Any]) -> None:
 
 
 @contextmanager
-def live_deps(tenant: str, work_dir: Path, api_url: str | None, env: Mapping[str, str], *,
+def live_deps(config: TenantConfig, work_dir: Path, env: Mapping[str, str], *,
               progress: Callable[[str], None], on_output: Callable[[str], None] | None = None,
               audit_log: Path | None = None) -> Iterator[MigrationDeps]:
-    """The real ``MigrationDeps`` (the Vault client is closed on exit)."""
+    """The real ``MigrationDeps`` for the tenant of the stack config ``config`` (the Vault client is closed on
+    exit). The Hostwinds client is the Instance provider's: key from ``env``, URL from the config or ``env``."""
     log = AuditLog(audit_log or audit_path(env=env))
+    hostwinds = _hostwinds(config, env)
     with VaultClient.from_env(env) as vault:
         yield MigrationDeps(
             store=VaultJournalStore(vault),
-            engine=StackEngine(work_dir, tenant, env, on_output=on_output),
-            verify=_verifier(vault),
-            instance_alive=_instance_alive(api_url),
-            taken_selectors=_taken_selectors(vault),
+            engine=StackEngine(work_dir, config.tenant_id, env, on_output=on_output),
+            intents=VaultIntents(vault),
+            verify=_verifier(vault, hostwinds),
+            instance_alive=_instance_alive(hostwinds),
             audit=lambda event: _audit(log, event),
             progress=progress,
         )

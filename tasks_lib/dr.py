@@ -1,19 +1,20 @@
 """Disaster-recovery tasks: `invoke dr.migrate` (logic in fleet.migrate) and `invoke dr.drill` (tasks_lib.dr_drill).
 
-`dr.migrate --tenant T --reason compromise|failure|upgrade` moves a tenant to a new VPS through Pulumi: the stack
-config gets the next VPS generation (compromise: also a new DKIM selector and rotated Mailu secrets; failure/upgrade:
-a copy of the mail data from the old host), `pulumi up` replaces the VPS create-before-delete and moves DNS/PTR,
-the result is verified at the authoritative servers, then the copy setting is removed again. Every step is
-journaled in Vault (`vps/<tenant>/migration`): re-running the task after an interruption finishes the migration
-(`--reason` may then be left out). An audit event is appended to $PM_AUDIT_LOG
-(default ~/.local/state/pm-mail-infra/audit.jsonl); the journal's KV history is the durable record.
+`dr.migrate --tenant T --reason compromise|failure|upgrade` moves a tenant to a new VPS through Pulumi: the tenant's
+day-2 intent in Vault (`vps/<tenant>/intent`; the stack file is never edited) gets the next VPS generation
+(compromise: also a fresh DKIM selector with the exposed ones burned, and new Mailu secrets; failure/upgrade: a copy
+of the mail data from the old host), `pulumi up` replaces the VPS create-before-delete and moves DNS/PTR, the result
+is verified at the authoritative servers, then the copy is dropped from the intent and the stack is proven converged
+(`pulumi preview --expect-no-changes`). Every step is journaled in Vault (`vps/<tenant>/migration`): re-running the
+task after an interruption finishes the migration (`--reason` may then be left out). An audit event is appended to
+$PM_AUDIT_LOG (default ~/.local/state/pm-mail-infra/audit.jsonl); the journal's KV history is the durable record.
 
 Needs the environment `pulumi up` needs: the engine (PATH; scripts/setup.sh records it), PULUMI_BACKEND_URL and
 PULUMI_CONFIG_PASSPHRASE, Vault (VAULT_ADDR(S) + VAULT_TOKEN or AppRole), HOSTWINDS_API_KEY, PM_DNS_TSIG_SECRET.
 Without a Vault address in the environment the sandbox's env file is used.
 
 Fault injection (tests and drills): PM_DR_CRASH_AFTER=<step> exits hard right after that step is journaled
-(steps: started, config_updated, deployed, verified, cleaned_up, done).
+(steps: started, intent_recorded, deployed, verified, cleaned_up, done).
 """
 
 from __future__ import annotations
@@ -52,19 +53,19 @@ def migrate(c: Context, tenant: str, reason: str = "", work_dir: str = "", stack
             audit_log: str = "", verbose: bool = False) -> None:
     """Migrate a tenant to a new VPS through Pulumi; re-run to resume after an interruption.
 
-    New VPS created before the old one is wiped and deleted (same `pulumi up`); compromise: new DKIM selector and
-    rotated Mailu secrets; failure/upgrade: mail data copied from the old host when it answers. Journal in Vault
-    (vps/<tenant>/migration), audit event, report with the measured recovery time.
+    New VPS created before the old one is wiped and deleted (same `pulumi up`); compromise: new DKIM selector (the
+    exposed ones burned) and rotated Mailu secrets; failure/upgrade: mail data copied from the old host when it
+    answers. Journal in Vault (vps/<tenant>/migration), audit event, report with the measured recovery time.
     """
     env, _ = connection_env()
     os.environ.update({k: v for k, v in env.items() if k not in os.environ})  # providers read os.environ
     project = Path(work_dir).resolve() if work_dir else REPO
     stacks = Path(stacks_dir).resolve() if stacks_dir else project / "stacks"
     try:
-        api_url = stack_files.load(stacks, tenant).hostwinds.api_url
+        config = stack_files.load(stacks, tenant)
         with reporting() as rep:
             echo = (lambda line: console.print(line.rstrip(), markup=False, highlight=False)) if verbose else None
-            with live_deps(tenant, project, api_url, env, progress=rep.step, on_output=echo,
+            with live_deps(config, project, env, progress=rep.step, on_output=echo,
                            audit_log=Path(audit_log) if audit_log else None) as deps:
                 report = Migration(tenant, reason or None, stacks, deps).run()
     except ToolkitError as exc:
@@ -79,6 +80,8 @@ def _print(report: MigrationReport, audit_log: str) -> None:
     table.add_row("old VPS", f"{report.old_serviceid} {report.old_ip} (generation {report.old_generation}) - gone")
     table.add_row("new VPS", f"{report.new_serviceid} {report.new_ip} (generation {report.new_generation})")
     table.add_row("DKIM selector", report.dkim_selector)
+    if report.burned_selectors:
+        table.add_row("burned selectors", ", ".join(report.burned_selectors))
     versions = ", ".join(f"{k} {report.secret_versions_before.get(k, '?')}->{v}"
                          for k, v in sorted(report.secret_versions_after.items()))
     table.add_row("secret versions", versions or "-")
