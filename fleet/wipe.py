@@ -27,8 +27,12 @@ SECRET_GLOBS = (
 )
 """Small files holding secrets (or derived values): overwritten before unlinking."""
 KEY_FILES = ("/root/.ssh/authorized_keys",)
-"""Root's only: a tenant's home is never touched by root (a planted link would redirect the shred), and its
-authorized_keys holds public keys only."""
+TENANT_KEYS = (
+    'for h in /home/*; do [ -d "$h" ] && [ ! -L "$h" ] || continue; '
+    'u=$(stat -c %u -- "$h"); g=$(stat -c %g -- "$h"); [ "$u" -ge 1000 ] || continue; '
+    'setpriv --reuid="$u" --regid="$g" --clear-groups rm -f -- "$h/.ssh/authorized_keys"; done; '
+)
+"""A tenant's keys are removed AS the tenant (root never follows a link planted in a tenant's home)."""
 
 WIPE_SCRIPT = (
     "set +e; "
@@ -36,6 +40,7 @@ WIPE_SCRIPT = (
     f"for f in {' '.join(SECRET_GLOBS)}; do [ -f \"$f\" ] && shred -fzu -n 1 -- \"$f\"; done; "
     "rm -rf --one-file-system /mailu /etc/pm-mail-infra; "
     f"for f in {' '.join(KEY_FILES)}; do [ -f \"$f\" ] && shred -fzu -n 1 -- \"$f\"; done; "
+    + TENANT_KEYS +
     "sync; "
     "if [ -e /mailu ]; then echo 'pm-wipe: /mailu still present' >&2; exit 1; fi; "
     "echo pm-wiped"

@@ -39,14 +39,20 @@ def test_wipe_removes_mailu_keys_and_access(sshhost_factory: Callable[..., Any],
                                             sshhost_client_key: ClientKey) -> None:
     host = sshhost_factory("old")
     with _executor(host, sshhost_client_key) as ex:
-        ex.run("mkdir -p /mailu/dkim /mailu/mail/u /etc/pm-mail-infra /home/tenant-x/.ssh")
+        ex.run("mkdir -p /mailu/dkim /mailu/mail/u /etc/pm-mail-infra /etc/pm-victim")
+        for user in ("tenant-x", "tenant-evil"):
+            ex.run(["useradd", "--create-home", "--user-group", user])
+        ex.run("install -d -o tenant-x -g tenant-x -m 700 /home/tenant-x/.ssh")
         for path in ("/mailu/dkim/d.key", "/mailu/mail/u/1", "/mailu/mailu.env", "/etc/pm-mail-infra/mailu-admin",
-                     "/home/tenant-x/.ssh/authorized_keys"):
+                     "/etc/pm-victim/authorized_keys"):
             ex.put_file(path, b"secret-ish\n", mode=0o600)
+        ex.put_file("/home/tenant-x/.ssh/authorized_keys", b"ssh-ed25519 AAAA x\n", mode=0o600, owner="tenant-x")
+        ex.run("ln -s /etc/pm-victim /home/tenant-evil/.ssh")  # a tenant's planted link to a root directory
     result = wipe_host(host.address, admin_key_in_vault, port=host.port, timeout=10)
     assert result.ok, result.problem
     for gone in ("/mailu", "/etc/pm-mail-infra", "/root/.ssh/authorized_keys", "/home/tenant-x/.ssh/authorized_keys"):
         assert not host.path(gone).exists(), gone
+    assert host.path("/etc/pm-victim/authorized_keys").read_bytes() == b"secret-ish\n"  # not followed
 
 
 def test_wipe_of_unreachable_host_reports_instead_of_raising(admin_key_in_vault: str) -> None:
