@@ -43,14 +43,15 @@ from vault.client import VaultClient, VaultConfig
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
 
 
-def seed(client: VaultClient, stacks: Path, count: int, workers: int = 16) -> None:
+def seed(client: VaultClient, stacks: Path, count: int, workers: int = 16, *, fresh: bool = False) -> None:
     rng = random.Random(7)
+    spread = 0 if fresh else 1
 
     def one(index: int) -> None:
         tenant = f"t{index:05d}"
         domain = f"{tenant}.bench.example"
         retired: tuple[intent.RetiredDkim, ...] = ()
-        if index % 10 == 0:
+        if index % 10 == 0 and not fresh:
             retired = (intent.RetiredDkim("pm20251120", "x",
                                           iso(NOW - dt.timedelta(hours=rng.randint(-30, 30)))),)
         stack_files.create(stacks, {
@@ -58,10 +59,10 @@ def seed(client: VaultClient, stacks: Path, count: int, workers: int = 16) -> No
             "dns": {"provider": "rfc2136", "server": "127.0.0.1", "tsig_key_name": "bench"},
         }, overwrite=True)
         grace = ()
-        if index % 7 == 0:
+        if index % 7 == 0 and not fresh:
             grace = (intent.GraceKey("ssh-ed25519 AAAA old", "SHA256:o", 1,
                                      iso(NOW + dt.timedelta(hours=rng.randint(-20, 20)))),)
-        since = {name: iso(NOW - dt.timedelta(days=rng.randint(0, 120 if "ssh" in name else 400)))
+        since = {name: iso(NOW - dt.timedelta(days=spread * rng.randint(0, 120 if "ssh" in name else 400)))
                  for name in intent.SECRET_NAMES}
         intent.save(client, intent.TenantIntent(
             tenant, intent.DkimIntent("pm20260101", "n", retired, history=("pm20260101",)),
@@ -87,6 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--parallelism", default="1,8,16")
+    parser.add_argument("--nothing-due", action="store_true", help="every key just rotated, no open window")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-rotate-") as tmp:
         state = Path(tmp)
@@ -97,7 +99,7 @@ def main() -> None:
             bootstrap(client)
             stacks = state / "stacks"
             start = time.perf_counter()
-            seed(client, stacks, args.tenants)
+            seed(client, stacks, args.tenants, fresh=args.nothing_due)
             print(f"seeded {args.tenants} tenants ({args.tenants * 5} Vault records, {args.tenants} stack files) "
                   f"in {time.perf_counter() - start:.1f} s")
             configs, problems = load_tenants(stacks)

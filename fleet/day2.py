@@ -118,6 +118,9 @@ def run(ctx: Day2Context, tenant: str, op: str, edit: Edit, *, details: Mapping[
         edited = edit(current, now)
         if edited == current and current.pending is None:
             result.nothing_to_do = True
+            result.outputs = before
+            result.versions = versions_of(before)
+            return result
         pending = PendingOp(op, uuid.uuid4().hex[:12], iso(now), dict(details or {}))
         change(ctx.vault, tenant, lambda latest: replace(edit(latest, now), pending=pending))
         ctx.progress(f"{tenant}: intent recorded ({op})")
