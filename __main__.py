@@ -1,34 +1,39 @@
-"""The Pulumi program of a tenant stack: validate the stack's `pm:` config, then build the MailTenant.
+"""The Pulumi program of a tenant stack: validate, preflight, then build the MailTenant.
 
-Validation runs before any resource is registered: a bad value stops the run with every problem named.
+Before any resource is registered, the stack's `pm:` config is validated (``toolkit.tenant_config``: every problem
+named with its key), then the preflight (``fleet.preflight``) checks that the stack is named after its tenant, that
+the credentials are in the environment, that Hostwinds offers the image, location and plan, and that no other stack
+owns the tenant id and no other tenant the domain (Vault claims: checked on preview, taken with check-and-set on
+up). A problem stops the run with one message, and nothing exists afterwards.
 """
 
 from __future__ import annotations
 
-import json
+import os
 
 import pulumi
 from pulumi.runtime.config import CONFIG
 
+from components.claims import TenantClaims
 from components.tenant import MailTenant
-from toolkit.tenant_config import CONFIG_NAMESPACE, TenantConfigError, parse_tenant_config
+from fleet import preflight
+from toolkit.errors import ToolkitError
+from toolkit.tenant_config import TenantConfigError, parse_tenant_config, raw_from_pulumi_config
 
-
-def _raw_config() -> dict[str, object]:
-    raw: dict[str, object] = {}
-    for key, value in CONFIG.get().items():
-        namespace, _, name = key.partition(":")
-        if namespace != CONFIG_NAMESPACE or not name:
-            continue
-        text = str(value)
-        raw[name] = json.loads(text) if text[:1] in "[{" else text
-    return raw
-
+STACK = preflight.StackRef(pulumi.get_organization(), pulumi.get_project(), pulumi.get_stack(),
+                           preflight.current_backend(os.environ))
 
 try:
-    config = parse_tenant_config(_raw_config())
+    config = parse_tenant_config(raw_from_pulumi_config(CONFIG.get()))
 except TenantConfigError as exc:
-    raise SystemExit(f"{exc}\n(fix stacks/Pulumi.{pulumi.get_stack()}.yaml; nothing was created)") from None
+    raise SystemExit(f"{exc}\n(fix stacks/Pulumi.{STACK.stack}.yaml; nothing was created)") from None
+try:
+    preflight.run(config, STACK, dry_run=pulumi.runtime.is_dry_run())
+except ToolkitError as exc:
+    raise SystemExit(f"{exc}\n(nothing was created)") from None
+
+TenantClaims(f"{config.tenant_id}-claims", tenant_id=config.tenant_id, domain=config.domain, holder=STACK.identity,
+             stack=STACK.name, purge=config.purge_secrets_on_destroy)
 
 tenant = MailTenant(config.tenant_id, config)
 for key, value in tenant.outputs.items():

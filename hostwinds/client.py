@@ -27,7 +27,7 @@ from hostwinds.errors import (
     HostwindsTransientError,
     InvalidServiceIdError,
 )
-from hostwinds.models import FirewallProfile, Instance, Location, Plan
+from hostwinds.models import FirewallProfile, Image, Instance, Location, Plan
 from hostwinds.parsing import ResultEntry, decode, mutation_results, raise_for_error, read_payload
 from hostwinds.polling import wait_for
 from hostwinds.ratelimit import RateLimiter
@@ -212,6 +212,13 @@ class HostwindsClient:
             return [Location.from_api(v if isinstance(v, Mapping) else {"name": v}, str(k))
                     for k, v in payload.items()]
         return [Location.from_api(item) for item in payload if isinstance(item, Mapping)]
+
+    def list_images(self) -> list[Image]:
+        """The public OS images (``get_public_images``): their ids are what ``add_instance`` takes as template."""
+        payload = self.read("get_public_images")
+        if isinstance(payload, Mapping):
+            return [Image.from_api(v if isinstance(v, Mapping) else {"name": v}, str(k)) for k, v in payload.items()]
+        return [Image.from_api(item) for item in payload if isinstance(item, Mapping)]
 
     def list_plans(self) -> list[Plan]:
         payload = self.read("get_price_list")

@@ -86,6 +86,20 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Image:
+    """An OS image `add_instance` accepts: ``id`` is the value to pass as ``template`` (a UUID on the live API)."""
+
+    id: str
+    name: str
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any], fallback_id: str = "") -> Image:
+        return cls(id=_text(data, "uuid", "template_uuid", "template", "id") or fallback_id,
+                   name=_text(data, "name", "title", "description", "slug"), raw=dict(data))
+
+
+@dataclass(frozen=True)
 class Plan:
     rid: str
     name: str

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.plan import all_stacks, changed_files, plan
+from pipeline.stack_checks import stack_file_problems
 
 REPO = Path(__file__).resolve().parent.parent
 console = Console(stderr=True)
@@ -24,7 +25,15 @@ console = Console(stderr=True)
     "head": "git revision of the change (default HEAD)",
 })
 def plan_(c: Context, base: str = "", head: str = "HEAD") -> None:
-    """Print (and write to $GITHUB_OUTPUT) the stacks a change touches, as a JSON matrix."""
+    """Print (and write to $GITHUB_OUTPUT) the stacks a change touches, as a JSON matrix.
+
+    Refuses (exit 2) when any stack file is invalid, is not named after its tenant, or shares a tenant id or a
+    domain (or a parent/sub-domain) with another stack: no stack may act on another tenant."""
+    problems = stack_file_problems(REPO / "stacks")
+    for problem in problems:
+        console.print(f"[red]{problem}[/]", highlight=False)
+    if problems:
+        raise Exit(f"{len(problems)} problem(s) in stacks/: nothing is planned until they are fixed", code=2)
     existing = all_stacks(REPO)
     result = plan(changed_files(REPO, base, head), existing) if base else plan(["Pulumi.yaml"], existing)
     for stack, why in result.reason.items():

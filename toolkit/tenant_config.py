@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from dnsrecords.dmarc import mailto
+from dnsrecords.names import in_zone
+from dnsrecords.spf import build_spf
 from hostwinds.endpoint import check_api_url
 from toolkit import validate
 from toolkit.errors import ConfigError
 
 CONFIG_NAMESPACE = "pm"
+SPF_PLACEHOLDER_IP = "192.0.2.1"
+"""Stands in for the VPS address when the SPF record is checked before the VPS exists (TEST-NET-1)."""
 
 SizeTier = Literal["small", "medium", "large"]
 SIZE_TIERS: dict[str, dict[str, int]] = {
@@ -160,19 +166,34 @@ class TenantConfig(_Strict):
     @field_validator("spf_includes")
     @classmethod
     def _includes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_check(lambda v: validate.domain(v, allow_service_labels=True), item) for item in value)
+        includes = tuple(_check(lambda v: validate.domain(v, allow_service_labels=True), item) for item in value)
+        # The DNS layer's own SPF builder: the record published later passes the same checks (<= 10 lookups).
+        _check(lambda v: build_spf(SPF_PLACEHOLDER_IP, includes), includes)
+        return includes
 
     @field_validator("dmarc_rua")
     @classmethod
     def _rua(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        address = value.removeprefix("mailto:")
-        local, at, host = address.partition("@")
-        if not at or not local:
-            raise ValueError(f"{value!r} must be an e-mail address (mailto: optional)")
-        _check(validate.domain, host)
-        return f"mailto:{address}"
+        # The DNS layer's rule (one address: no spaces, ';', ',' or '!' that would break the DMARC record).
+        try:
+            return mailto(value, "dmarc_rua")
+        except ConfigError as exc:
+            raise ValueError(f"{exc.problem}: give one address such as dmarc@example.com "
+                             "(mailto: optional; no spaces, ';' or ',')") from exc
+
+    @field_validator("dns")
+    @classmethod
+    def _zone(cls, value: DnsSettings, info: ValidationInfo) -> DnsSettings:
+        domain = info.data.get("domain")
+        if value.zone is None or not isinstance(domain, str):
+            return value
+        zone = _check(lambda v: validate.domain(v, "dns.zone"), value.zone)
+        if not in_zone(domain, zone):
+            raise ValueError(f"zone {value.zone!r} does not contain the domain {domain!r}: set `zone` to the "
+                             f"zone the domain's records go into (the domain itself or a parent of it)")
+        return value
 
     @field_validator("vault_addrs")
     @classmethod
@@ -236,3 +257,41 @@ def config_from_stack_file(data: Mapping[str, Any]) -> TenantConfig:
         if namespace == CONFIG_NAMESPACE and name:
             raw[name] = value
     return parse_tenant_config(raw)
+
+
+def raw_from_pulumi_config(values: Mapping[str, object]) -> dict[str, Any]:
+    """The ``pm:`` keys of the config Pulumi hands the program (``{"pm:domain": "..."}``; maps and lists arrive as
+    JSON text) as a mapping for ``parse_tenant_config``. An empty value or a ``{``/``[`` value that is not JSON is
+    named with its key and the fix, all at once (``TenantConfigError``)."""
+    raw: dict[str, Any] = {}
+    problems: list[tuple[str, str]] = []
+    for key, value in values.items():
+        namespace, _, name = str(key).partition(":")
+        if namespace != CONFIG_NAMESPACE or not name:
+            continue
+        text = str(value)
+        if not text.strip():
+            problems.append((str(key), "is empty: give it a value, or delete the line to use the default"))
+        elif text.lstrip()[:1] in ("[", "{"):
+            try:
+                raw[name] = json.loads(text)
+            except json.JSONDecodeError as exc:
+                problems.append((str(key), f"starts with {text.lstrip()[0]!r} but is not a valid list or map "
+                                           f"({exc.msg} at character {exc.pos + 1}): write a list or map as YAML "
+                                           "under the key, and do not start a text value with '[' or '{'"))
+        else:
+            raw[name] = text
+    if problems:
+        raise TenantConfigError(problems)
+    return raw
+
+
+def check_stack_name(config: TenantConfig, stack: str) -> None:
+    """One tenant = one stack named after it: a stack whose name differs from ``tenant_id`` is refused, so no
+    stack can act on another tenant's id (its Vault paths, VPS label, Hostwinds key)."""
+    if stack != config.tenant_id:
+        raise TenantConfigError([(f"{CONFIG_NAMESPACE}:tenant_id",
+                                  f"is {config.tenant_id!r} but the stack is named {stack!r}: a tenant's stack must "
+                                  f"be named after its tenant id (stacks/Pulumi.{config.tenant_id}.yaml, "
+                                  f"`pulumi stack init {config.tenant_id}`), or set tenant_id to {stack!r} if this "
+                                  "stack is that tenant")])

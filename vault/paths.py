@@ -1,11 +1,12 @@
 """Typed secret paths: the one place that knows the layout of the KV v2 mounts.
 
-Layout (KV v2 mounts ``vps``, ``smtp``, ``api_keys``, ``dkim``)::
+Layout (KV v2 mounts ``vps``, ``smtp``, ``api_keys``, ``dkim``, ``claims``)::
 
     vps/<tenant_id>/admin_ssh      vps/<tenant_id>/tenant_ssh
     smtp/<tenant_id>/admin
     api_keys/<tenant_id>/<key_id>  api_keys/_index/<key_id>   (lookup index, see vault.apikeys)
     dkim/<domain>/<selector>
+    claims/domain/<domain>         claims/tenant/<tenant_id>   (ownership, system-only: see vault.claims)
 
 Every segment a caller passes goes through ``toolkit.validate``: nothing can escape its path.
 """
@@ -21,7 +22,8 @@ VPS_MOUNT = "vps"
 SMTP_MOUNT = "smtp"
 API_KEYS_MOUNT = "api_keys"
 DKIM_MOUNT = "dkim"
-KV_MOUNTS: tuple[str, ...] = (VPS_MOUNT, SMTP_MOUNT, API_KEYS_MOUNT, DKIM_MOUNT)
+CLAIMS_MOUNT = "claims"
+KV_MOUNTS: tuple[str, ...] = (VPS_MOUNT, SMTP_MOUNT, API_KEYS_MOUNT, DKIM_MOUNT, CLAIMS_MOUNT)
 
 API_KEY_INDEX = "_index"
 """Folder of the API-key lookup index; the underscore keeps it out of the tenant id space."""

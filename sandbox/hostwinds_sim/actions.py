@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.hostwinds_sim.model import HUMAN_ACTIONS, RUNNING_STATUSES, SimApiError, SimModel, _human
+from sandbox.hostwinds_sim.settings import DEFAULT_IMAGES
 
 Handler = Callable[[SimModel, dict[str, Any]], Any]
 _RDNS = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$", re.I)
@@ -66,6 +67,13 @@ def check_serviceid(model: SimModel, params: dict[str, Any]) -> Any:
 
 def get_locations(model: SimModel, params: dict[str, Any]) -> Any:
     return {"success": [dict(loc) for loc in model.settings.locations]}
+
+
+def get_public_images(model: SimModel, params: dict[str, Any]) -> Any:
+    """[doc] The images ``add_instance`` takes as ``template`` (the id is the template; readable name beside it).
+    With ``images`` None (any template accepted) the default images are listed."""
+    images = model.settings.images if model.settings.images is not None else DEFAULT_IMAGES
+    return {"success": [{"uuid": image, "name": image} for image in images]}
 
 
 def get_price_list(model: SimModel, params: dict[str, Any]) -> Any:
@@ -207,6 +215,7 @@ READS: dict[str, Handler] = {
     "get_instance_ips": get_instance_ips,
     "check_serviceid": check_serviceid,
     "get_locations": get_locations,
+    "get_public_images": get_public_images,
     "get_price_list": get_price_list,
     "get_snapshots": get_snapshots,
     "get_instance_firewall_profile": get_instance_firewall_profile,

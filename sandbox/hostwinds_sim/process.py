@@ -97,6 +97,11 @@ class AdminClient:
         result: list[dict[str, Any]] = self._call("GET", "instances")
         return result
 
+    def ssh_keys(self) -> list[str]:
+        """Names of the SSH keys registered with the account."""
+        result: list[str] = self._call("GET", "ssh-keys")
+        return result
+
     def patch_instance(self, serviceid: str | int, **changes: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._call("PATCH", f"instances/{serviceid}", changes)
         return result

@@ -197,6 +197,9 @@ class SimulatorServer:
             with self.model.lock:
                 self.model.advance()
                 return HTTPStatus.OK, [_public(i.to_api(self.settings)) for i in self.model.instances.values()]
+        if route == "ssh-keys" and method == "GET":
+            with self.model.lock:
+                return HTTPStatus.OK, sorted(self.model.ssh_keys)
         if route.startswith("instances/") and method == "PATCH":
             return self._patch_instance(route.split("/", 1)[1], dict(body or {}))
         return HTTPStatus.NOT_FOUND, {"error": f"no admin route {method} {path}"}

@@ -81,6 +81,9 @@ def test_tenant_lifecycle(tenant_project: TenantProject) -> None:
     kept = vault.secrets.kv.v2.read_secret_version(path=f"{tenant}/admin_ssh", mount_point="vps",
                                                     raise_on_deleted_version=True)
     assert kept["data"]["data"]["public_key"]
+    # ... and its ownership claims with them: no other stack may take the tenant id or the domain meanwhile.
+    assert domain in vault.secrets.kv.v2.list_secrets(path="domain", mount_point="claims")["data"]["keys"]
+    assert tenant in vault.secrets.kv.v2.list_secrets(path="tenant", mount_point="claims")["data"]["keys"]
 
 
 def test_two_tenants_share_nothing_and_purge_on_destroy(tenant_project: TenantProject) -> None:
@@ -99,6 +102,10 @@ def test_two_tenants_share_nothing_and_purge_on_destroy(tenant_project: TenantPr
     assert len(_instances(project, "pm-south-")) == 1  # the other tenant is untouched
     project.pulumi("preview", "--expect-no-changes", stack="south")
     vault = hvac.Client(project.sandbox_env["VAULT_ADDR"], token=project.sandbox_env["VAULT_TOKEN"])
+    claimed = {folder: vault.secrets.kv.v2.list_secrets(path=folder, mount_point="claims")["data"]["keys"]
+               for folder in ("domain", "tenant")}
+    assert "north" not in claimed["tenant"] and "south" in claimed["tenant"]  # purge released north's claims
+    assert f"north.{project.settings.zone}" not in claimed["domain"]
     assert "north/" not in (vault.secrets.kv.v2.list_secrets(path="", mount_point="vps")["data"]["keys"])
     project.pulumi("destroy", "--yes", "--skip-preview", stack="south")
 

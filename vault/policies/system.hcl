@@ -42,6 +42,15 @@ path "dkim/metadata" {
   capabilities = ["list"]
 }
 
+# Ownership claims (vault.claims): create the first claim and read; never update or delete one (a claim is
+# released only by an admin, on destroy with purge). Tenants have no path here.
+path "claims/data/*" {
+  capabilities = ["create", "read"]
+}
+path "claims/metadata/*" {
+  capabilities = ["read", "list"]
+}
+
 # SMTP admin passwords: encrypt for storage, decrypt for the installer, rewrap after a key rotation.
 path "transit/encrypt/smtp-admin" {
   capabilities = ["update"]

@@ -1,0 +1,195 @@
+"""What a tenant stack must pass before the program registers its first resource (plain Python, no Pulumi).
+
+``__main__.py`` validates the stack config (``toolkit.tenant_config``), then calls :func:`run`, which checks, all at
+once and writing nothing:
+
+- the stack is named after its tenant id (one tenant = one stack);
+- the credentials the providers will read from the environment are there (Hostwinds key, DNS secret, Vault);
+- the image, location and plan exist at Hostwinds (``get_public_images``, ``get_locations``, ``get_price_list``);
+- nobody else owns the tenant id or the domain (``vault.claims``): another stack holds the tenant id, or another
+  tenant holds the domain, a parent or a sub-domain of it.
+
+Any problem raises one :class:`PreflightError` naming each key and its fix, and nothing exists afterwards (no Vault
+secret, no Hostwinds key or VPS, no DNS record, no claim). On ``pulumi preview`` that is all; on ``pulumi up`` the
+claims are then taken with check-and-set (tenant id first, then the domain), so a racing stack loses cleanly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dnsrecords.providers.registry import SECRET_ENV
+from hostwinds.client import HostwindsClient
+from hostwinds.settings import DEFAULT_URL, ENV_API_KEY, ENV_API_URL, ClientSettings
+from toolkit.errors import ToolkitError
+from toolkit.redact import Secret
+from toolkit.tenant_config import CONFIG_NAMESPACE, TenantConfig, TenantConfigError, check_stack_name
+from vault import claims
+from vault.client import VaultClient
+
+Problem = tuple[str, str]
+
+
+class PreflightError(ToolkitError):
+    """The stack may not run: ``problems`` lists each (key, what is wrong and how to fix it)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {key}: {text}" for key, text in problems)
+        super().__init__(f"preflight refused the stack ({len(problems)} problem(s)):\n{lines}")
+
+
+@dataclass(frozen=True)
+class StackRef:
+    """Which stack is running: its fully qualified name and the state backend it lives in."""
+
+    organization: str
+    project: str
+    stack: str
+    backend: str = ""
+    """The state backend URL (``PULUMI_BACKEND_URL`` or the ``pulumi login`` one); "" when unknown."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.organization}/{self.project}/{self.stack}"
+
+    @property
+    def identity(self) -> str:
+        """What a tenant-id claim records: the stack's name and a digest of its backend (a URL may hold
+        credentials, so only its digest is kept). Same stack -> same identity; a copy elsewhere -> another."""
+        return f"{self.name}@{backend_digest(self.backend)}"
+
+
+def backend_digest(url: str) -> str:
+    """A short digest of the backend URL; ``file://`` paths are resolved first (``~``, symlinks, trailing /)."""
+    url = url.strip()
+    if url.startswith("file://"):
+        url = "file://" + str(Path(url.removeprefix("file://")).expanduser().resolve())
+    return hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:16]
+
+
+def current_backend(env: Mapping[str, str]) -> str:
+    """The backend `pulumi` uses: ``PULUMI_BACKEND_URL``, else the one ``pulumi login`` recorded, else ""."""
+    if env.get("PULUMI_BACKEND_URL"):
+        return env["PULUMI_BACKEND_URL"]
+    home = Path(env.get("PULUMI_HOME") or Path.home() / ".pulumi").expanduser()
+    try:
+        current = json.loads((home / "credentials.json").read_text()).get("current")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return str(current or "")
+
+
+# ------------------------------------------------------------------------------------------------ checks
+def credential_problems(config: TenantConfig, env: Mapping[str, str]) -> list[Problem]:
+    """Secrets the providers read from the environment of `pulumi` (never from config or state)."""
+    problems: list[Problem] = []
+    if not env.get(ENV_API_KEY, "").strip():
+        problems.append((ENV_API_KEY, "is not set in the environment of `pulumi`: export the Hostwinds API key"))
+    dns_env = SECRET_ENV.get(config.dns.provider)
+    if dns_env and not env.get(dns_env, "").strip():
+        problems.append((dns_env, f"is not set in the environment of `pulumi`: the {config.dns.provider} DNS "
+                                  "provider needs it (never put it in the stack file)"))
+    if not (env.get("VAULT_ADDRS") or env.get("VAULT_ADDR")):
+        problems.append(("VAULT_ADDR", "is not set in the environment of `pulumi`: export the Vault address(es) "
+                                       "and VAULT_TOKEN or VAULT_ROLE_ID + VAULT_SECRET_ID"))
+    return problems
+
+
+def hostwinds_client(config: TenantConfig, env: Mapping[str, str]) -> HostwindsClient:
+    """A client like the Instance provider's: key from the environment, URL from the config (or environment)."""
+    url = config.hostwinds.api_url or env.get(ENV_API_URL) or DEFAULT_URL
+    return HostwindsClient(ClientSettings(api_key=Secret(env.get(ENV_API_KEY, "")), url=url, rate_per_second=10.0))
+
+
+def offer_problems(client: HostwindsClient, config: TenantConfig) -> list[Problem]:
+    """The image, location and plan must be ones Hostwinds offers (else `add_instance` fails after the Vault
+    secrets and the Hostwinds key already exist)."""
+    problems: list[Problem] = []
+    images = client.list_images()
+    ids = {image.id for image in images}
+    if config.image not in ids:
+        named = [image.id for image in images if image.name == config.image]
+        fix = (f"use the image's id {named[0]!r}" if named
+               else f"use one of {', '.join(sorted(ids)) or '(none listed)'}")
+        problems.append((f"{CONFIG_NAMESPACE}:image", f"{config.image!r} is not an image Hostwinds offers "
+                                                     f"(get_public_images): {fix}"))
+    locations = {location.id: location.name for location in client.list_locations()}
+    if config.location not in locations:
+        known = ", ".join(f"{k} ({v})" if v else k for k, v in sorted(locations.items())) or "(none listed)"
+        problems.append((f"{CONFIG_NAMESPACE}:location", f"{config.location!r} is not a Hostwinds location id "
+                                                        f"(get_locations): use one of {known}"))
+    plans = {plan.rid for plan in client.list_plans()}
+    if config.plan_id not in plans:
+        key = "hostwinds.plan_id" if config.hostwinds.plan_id else "size"
+        problems.append((f"{CONFIG_NAMESPACE}:{key}", f"plan {config.plan_id!r} is not a Hostwinds plan "
+                                                     f"(get_price_list): set hostwinds.plan_id to one of "
+                                                     f"{', '.join(sorted(plans)) or '(none listed)'}"))
+    return problems
+
+
+def claim_problems(client: VaultClient, config: TenantConfig, stack: StackRef) -> list[Problem]:
+    """Another stack owning the tenant id, or another tenant owning the domain (or a parent/sub-domain)."""
+    problems: list[Problem] = []
+    checks: list[Callable[[], None]] = [
+        lambda: claims.check_tenant_claim(client, config.tenant_id, stack.identity),
+        lambda: claims.check_claim(client, config.domain, config.tenant_id),
+    ]
+    for check in checks:
+        try:
+            check()
+        except claims.ClaimConflict as exc:
+            problems.append((f"{CONFIG_NAMESPACE}:{exc.field}", exc.problem))
+    return problems
+
+
+def take_claims(client: VaultClient, config: TenantConfig, stack: StackRef) -> None:
+    """Claim the tenant id for this stack, then the domain for the tenant (CAS; idempotent on re-runs)."""
+    try:
+        claims.claim_tenant(client, config.tenant_id, stack.identity, stack.name)
+        claims.require_claim(client, config.domain, config.tenant_id)
+    except claims.ClaimConflict as exc:
+        raise PreflightError([(f"{CONFIG_NAMESPACE}:{exc.field}", exc.problem)]) from None
+
+
+# ------------------------------------------------------------------------------------------------ entry point
+def run(config: TenantConfig, stack: StackRef, *, dry_run: bool, env: Mapping[str, str] | None = None,
+        vault: Callable[[], VaultClient] | None = None,
+        hostwinds: Callable[[TenantConfig, Mapping[str, str]], HostwindsClient] | None = None) -> None:
+    """Every check, then (not on a dry run) the claims. Raises ``PreflightError`` listing every problem."""
+    env = os.environ if env is None else env
+    problems: list[Problem] = []
+    try:
+        check_stack_name(config, stack.stack)
+    except TenantConfigError as exc:
+        problems += exc.problems
+    missing = credential_problems(config, env)
+    problems += missing
+    missing_keys = {key for key, _ in missing}
+    if ENV_API_KEY not in missing_keys:
+        problems += _guarded("Hostwinds", lambda: offer_problems((hostwinds or hostwinds_client)(config, env), config))
+    if "VAULT_ADDR" in missing_keys:
+        raise PreflightError(problems)
+    try:
+        client = (vault or VaultClient.from_env)()
+    except ToolkitError as exc:
+        raise PreflightError([*problems, ("Vault", f"cannot connect: {exc}")]) from None
+    with client:
+        problems += _guarded("Vault", lambda: claim_problems(client, config, stack))
+        if problems:
+            raise PreflightError(problems)
+        if not dry_run:
+            take_claims(client, config, stack)
+
+
+def _guarded(system: str, check: Callable[[], list[Problem]]) -> list[Problem]:
+    """A check whose outside system fails becomes one problem (the error text is already redacted)."""
+    try:
+        return check()
+    except ToolkitError as exc:
+        return [(system, f"the preflight check could not run: {exc}")]
