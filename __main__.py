@@ -17,6 +17,7 @@ from pulumi.runtime.config import CONFIG
 from components.claims import TenantClaims
 from components.tenant import MailTenant
 from fleet import preflight
+from fleet.intent import for_program
 from toolkit.errors import ToolkitError
 from toolkit.tenant_config import TenantConfigError, parse_tenant_config, raw_from_pulumi_config
 
@@ -35,6 +36,6 @@ except ToolkitError as exc:
 TenantClaims(f"{config.tenant_id}-claims", tenant_id=config.tenant_id, domain=config.domain, holder=STACK.identity,
              stack=STACK.name, purge=config.purge_secrets_on_destroy)
 
-tenant = MailTenant(config.tenant_id, config)
+tenant = MailTenant(config.tenant_id, config, for_program(config, dry_run=pulumi.runtime.is_dry_run()))
 for key, value in tenant.outputs.items():
     pulumi.export(key, value)

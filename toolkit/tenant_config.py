@@ -7,7 +7,6 @@ reported at once.
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import json
 from collections.abc import Callable, Mapping
@@ -108,19 +107,6 @@ class MigrationSettings(_Strict):
         return value
 
 
-class RetiredDkimSelector(_Strict):
-    """A DKIM selector replaced by `rotate.dkim`: its TXT record stays published until ``remove_after``
-    (>= 48 h after the switch); `rotate.finish`/`rotate.due` then remove the record and this entry."""
-
-    selector: str
-    remove_after: datetime.datetime
-
-    @field_validator("selector")
-    @classmethod
-    def _selector(cls, value: str) -> str:
-        return _check(validate.dkim_selector, value)
-
-
 # Hostwinds plan ids per size tier [guess: the public material gives no plan ids; override with hostwinds.plan_id]
 SIZE_PLAN_IDS: dict[str, str] = {"small": "1002", "medium": "1003", "large": "1004"}
 
@@ -137,16 +123,14 @@ class TenantConfig(_Strict):
     dmarc_rua: str | None = None
     spf_includes: tuple[str, ...] = ()
     ssh_key_type: Literal["rsa4096", "ed25519"] = "rsa4096"
-    dkim_selector: str
+    dkim_selector: str = ""
+    """The first DKIM selector (empty: a fresh dated one). Later selectors live in the day-2 intent (fleet.intent)."""
     vault_addrs: tuple[str, ...] = Field(min_length=1)
     purge_secrets_on_destroy: bool = False
     hostwinds: HostwindsSettings = Field(default_factory=HostwindsSettings)
     ptr_check: Literal["dns", "hostwinds", "skip"] = "dns"
-    secrets_generation: int = Field(default=1, ge=1)
-    """Bumped to rotate the Mailu admin password and SECRET_KEY (e.g. by `dr.migrate --reason compromise`)."""
     migration: MigrationSettings | None = None
-    dkim_retired: tuple[RetiredDkimSelector, ...] | None = None
-    """Selectors retired by `rotate.dkim` whose records are still published (None when there are none)."""
+    """Set only in the deployed configuration, from the intent of `dr.migrate` (``fleet.intent.apply``)."""
 
     @field_validator("tenant_id")
     @classmethod
@@ -161,7 +145,7 @@ class TenantConfig(_Strict):
     @field_validator("dkim_selector")
     @classmethod
     def _selector(cls, value: str) -> str:
-        return _check(validate.dkim_selector, value)
+        return _check(validate.dkim_selector, value) if value else value
 
     @field_validator("spf_includes")
     @classmethod

@@ -2,7 +2,7 @@
 
 Layout (KV v2 mounts ``vps``, ``smtp``, ``api_keys``, ``dkim``, ``claims``)::
 
-    vps/<tenant_id>/admin_ssh      vps/<tenant_id>/tenant_ssh
+    vps/<tenant_id>/admin_ssh      vps/<tenant_id>/tenant_ssh      vps/<tenant_id>/intent (day-2 intent)
     smtp/<tenant_id>/admin
     api_keys/<tenant_id>/<key_id>  api_keys/_index/<key_id>   (lookup index, see vault.apikeys)
     dkim/<domain>/<selector>
@@ -74,6 +74,11 @@ def admin_ssh(tenant_id: str) -> SecretPath:
 
 def tenant_ssh(tenant_id: str) -> SecretPath:
     return ssh_key(tenant_id, SshKeyKind.TENANT)
+
+
+def intent(tenant_id: str) -> SecretPath:
+    """The tenant's day-2 intent record (``fleet.intent``): system-only, never readable by the tenant."""
+    return SecretPath(VPS_MOUNT, f"{validate.tenant_id(tenant_id)}/intent")
 
 
 def smtp_admin(tenant_id: str) -> SecretPath:
