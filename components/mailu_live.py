@@ -22,7 +22,8 @@ from mailu.render import COMPOSE_PATH, ENV_PATH
 from mailu.secrets import SecretRefs, resolve_loader
 from toolkit.errors import ToolkitError
 from toolkit.redact import scrub
-from toolkit.ssh import FileStat, HostKeyError, KnownHosts, RemoteExecutor, SshExecutor
+from toolkit.ssh import FileStat, HostKeyError, KnownHosts, RemoteExecutor, SshExecutor, sha256_hex
+from toolkit.tenant_files import AUTHORIZED_KEYS, TenantFiles
 
 READ_CONNECT_TIMEOUT = 5.0
 READ_BOOT_TIMEOUT = 10.0
@@ -50,8 +51,16 @@ def live_digest(stats: Mapping[str, FileStat | None], paths: Sequence[str]) -> s
 
 
 def read_files_digest(executor: RemoteExecutor, config: MailuConfig, hardening_config: HardeningConfig) -> str:
+    """Root stats the root-owned files; the tenant's authorized_keys is read AS the tenant (root never follows a
+    link planted in the tenant's home, and the read is capped, so a huge or special file cannot stall a refresh)."""
     paths = managed_paths(config, hardening_config)
-    return live_digest(executor.file_stats(paths), paths)
+    tenant_file = hardening.tenant_authorized_keys(hardening_config).path
+    stats = executor.file_stats([p for p in paths if p != tenant_file])
+    found = TenantFiles(executor, hardening_config.tenant_user).trusted_stat(AUTHORIZED_KEYS)
+    stats[tenant_file] = None if found is None else FileStat(
+        path=tenant_file, kind="file", mode=found[1], owner=hardening_config.tenant_user,
+        group=hardening_config.tenant_user, uid=-1, gid=-1, sha256=sha256_hex(found[0]))
+    return live_digest(stats, paths)
 
 
 @dataclass(frozen=True)

@@ -51,11 +51,12 @@ class AccessProbe:
         known = KnownHosts(lines=list(self._known), trust_on_first_use=not self._known)
         executor = SshExecutor(self.address, key, port=self.port, user=user, known_hosts=known,
                                connect_timeout=self.timeout, boot_timeout=self.timeout)
-        try:
-            with executor:
-                executor.run("true")
+        try:  # authentication only: nothing runs in the login shell (a tenant's ~/.bashrc cannot stall or fail it)
+            executor.connect()
         except SshAuthError:
             return False
+        finally:
+            executor.close()
         self._known.extend(known.recorded)
         return True
 

@@ -78,6 +78,8 @@ def sshd_dropin() -> str:
         "KbdInteractiveAuthentication no\n"
         "PermitEmptyPasswords no\n"
         "PubkeyAuthentication yes\n"
+        "# Only the file the toolkit manages: a key a tenant drops into ~/.ssh/authorized_keys2 must not log in.\n"
+        "AuthorizedKeysFile .ssh/authorized_keys\n"
         "MaxAuthTries 3\n"
         "LoginGraceTime 30\n"
         "X11Forwarding no\n"

@@ -205,9 +205,13 @@ def trusted_content(account: Account, facts: FileFacts) -> bytes | None:
 
 WRITE_SCRIPT = (
     'set -eu; umask 077; tmp=$(mktemp "$1/.pm-write.XXXXXX"); trap \'rm -f -- "$tmp"\' EXIT; '
-    'cat > "$tmp"; chmod "$3" -- "$tmp"; mv -T -f -- "$tmp" "$2"; trap - EXIT'
+    'cat > "$tmp"; chmod "$3" -- "$tmp"; '
+    'if [ -d "$2" ] && [ ! -L "$2" ]; then mv -T -- "$2" "$2.pm-quarantine-$(date -u +%Y%m%dT%H%M%SZ)-$$"; fi; '
+    'mv -T -f -- "$tmp" "$2"; trap - EXIT'
 )
-"""Run as the tenant: temp file in the same directory, mode, rename over the target (replaces a link)."""
+"""Run as the tenant: temp file in the same directory, mode, rename over the target (replaces a link). A directory
+at the target (one the facts could not see, e.g. in a directory that was not searchable until this run's chmod) is
+moved aside first: a rename cannot replace a directory."""
 
 
 def plan_file(account: Account, spec: TenantFile, facts: FileFacts, content: bytes, stamp: str) -> list[Step]:
@@ -363,6 +367,17 @@ class TenantFiles:
         account = facts.account
         content = trusted_content(account, self.file_facts(account, spec))
         return None if content is None else content.decode("utf-8", errors="replace")
+
+    def trusted_stat(self, spec: TenantFile) -> tuple[bytes, int] | None:
+        """Content (at most ``MAX_CONTENT`` bytes) and mode of the file, read as the tenant; None unless it is the
+        tenant's own regular single-link file in the tenant's own directory."""
+        facts = self.home_facts()
+        if facts is None or facts.home.kind != "dir":
+            return None
+        refuse_unsafe(facts)
+        file_facts = self.file_facts(facts.account, spec)
+        content = trusted_content(facts.account, file_facts)
+        return None if content is None else (content, file_facts.file.mode & 0o7777)
 
     def write(self, spec: TenantFile, content: bytes) -> WriteReport:
         return self.edit(spec, lambda _current: content)

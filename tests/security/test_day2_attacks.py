@@ -6,7 +6,10 @@ sandbox's real OpenBao, BIND, Hostwinds simulator and OpenSSH host; day-2 tasks 
 (`invoke` in a subprocess). Every test asserts the attack failed (with the message the operator sees) and that
 nothing changed for the victim: the intent, Vault keys, root's files and keys on the VPS.
 
-Tests marked ``xfail(strict=True)`` document attacks that still work (see their reason); they must fail today.
+Four of them first documented holes (strict xfail) that are closed now: a directory hidden behind an unsearchable
+~/.ssh (moved aside by the tenant-side write), ~/.ssh/authorized_keys2 (sshd drop-in pins AuthorizedKeysFile), a
+tenant login shell stalling the outside checks (they authenticate only) and a refresh hashing through a tenant link
+(the tenant's file is read as the tenant, capped).
 """
 
 from __future__ import annotations
@@ -30,8 +33,7 @@ from tests.fixtures.tenant import TenantProject
 from tests.security.day2_hostile import ADMIN, TENANT, Hostile
 from toolkit import stack_files
 from toolkit.authorized_keys import key_blob
-from toolkit.ssh import CommandFailed
-from toolkit.tenant_files import AUTHORIZED_KEYS, TenantFileError, TenantFiles
+from toolkit.tenant_files import AUTHORIZED_KEYS, TenantFiles
 from vault import keys, kv, paths
 from vault.client import VaultClient
 from vault.errors import KeyReuseRefused, VaultPermissionDenied
@@ -247,18 +249,13 @@ def test_huge_sparse_file_and_link_as_authorized_keys_do_not_block_revoke_or_reg
 
 
 @LONG
-def test_hidden_directory_fails_an_admin_revoke_once_and_the_rerun_completes_it(hostile: Hostile) -> None:
+def test_hidden_directory_does_not_block_an_admin_revoke(hostile: Hostile) -> None:
     old = kv.current_version(hostile.vault, paths.ssh_key(TENANT_ID, ADMIN))
     hostile.as_tenant(f"cd && {HIDE_A_DIRECTORY}")
-    code, output = hostile.run_result("ssh.revoke", "--kind", "admin", "--reason", "security test")
-    assert code == 2 and "cannot overwrite directory" in output, output[-3000:]
-    pending = hostile.intent().pending
-    assert pending is not None and pending.op == "ssh.revoke.admin_ssh"
+    hostile.run("ssh.revoke", "--kind", "admin", "--reason", "security test")
+    assert hostile.intent().pending is None
     old_key = private_key(hostile.vault, paths.ssh_key(TENANT_ID, ADMIN), old)
-    assert old_key is not None and not AccessProbe(hostile.address).login_works(old_key, "root")  # out already
-
-    rerun = hostile.run("ssh.revoke", "--kind", "admin", "--reason", "security test")
-    assert "resumed" in rerun
+    assert old_key is not None and not AccessProbe(hostile.address).login_works(old_key, "root")
     assert kv.current_version(hostile.vault, paths.ssh_key(TENANT_ID, ADMIN)) == old + 1
     hostile.assert_keys_as_intended()
     hostile.assert_converged()
@@ -276,12 +273,7 @@ def test_ssh_dir_linked_to_roots_is_not_followed_by_up_refresh(hostile: Hostile)
     hostile.assert_converged()
 
 
-# --- attacks that still work (documented holes) ---------------------------------------------------------------
-@pytest.mark.xfail(strict=True, raises=TenantFileError, reason=(
-    "HOLE: the tenant-user step gathers its facts once; an unsearchable ~/.ssh hides that authorized_keys is a "
-    "directory, so the write fails (toolkit/tenant_files.py plan_file: the chmod of the directory is planned "
-    "but the file's kind is never looked at again). Re-planted after each run (a cron job), it fails every `up` "
-    "of the stack: revocations, rotations, DKIM switches never converge"))
+# --- attacks that worked before the fixes of their holes (kept as regressions) ------------------------------
 def test_hidden_directory_re_planted_by_the_tenant_blocks_every_tenant_key_write(hostile: Hostile) -> None:
     try:
         for _ in range(2):  # the tenant's job plants it again after each attempt
@@ -293,10 +285,6 @@ def test_hidden_directory_re_planted_by_the_tenant_blocks_every_tenant_key_write
         hostile.converge_tenant_keys()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "HOLE: the product's sshd drop-in (mailu/hardening.py sshd_dropin) does not set AuthorizedKeysFile, so a VPS "
-    "running the stock Debian/Ubuntu sshd_config also accepts ~/.ssh/authorized_keys2, which the tenant-user step "
-    "never looks at: a key planted there survives ssh.revoke (the sandbox's own sshd pins authorized_keys only)"))
 def test_key_planted_in_authorized_keys2_outlives_revocation(hostile: Hostile) -> None:
     evil = make_ed25519()
     hostile.as_tenant("cat > ~/.ssh/authorized_keys2", stdin=f"{evil.public}\n".encode())
@@ -314,10 +302,6 @@ def test_key_planted_in_authorized_keys2_outlives_revocation(hostile: Hostile) -
             hostile.converge_tenant_keys()
 
 
-@pytest.mark.xfail(strict=True, raises=CommandFailed, reason=(
-    "HOLE: fleet/access_check.py AccessProbe.login_works runs `true` in the tenant's login shell, which the tenant "
-    "controls (~/.bashrc): `exit 7` there makes every ssh/rotate check of a task raise CommandFailed (exit 2 after "
-    "the engine converged), and `sleep` there hangs each check for the executor's 900 s command timeout"))
 def test_tenant_shell_startup_file_breaks_the_outside_checks(hostile: Hostile) -> None:
     hostile.as_tenant("cp ~/.bashrc ~/.bashrc.orig && { echo 'exit 7'; cat ~/.bashrc.orig; } > ~/.bashrc")
     try:
@@ -328,12 +312,6 @@ def test_tenant_shell_startup_file_breaks_the_outside_checks(hostile: Hostile) -
         hostile.tenant_job("mv -f .bashrc.orig .bashrc")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "HOLE: the refresh of MailuInstall hashes the tenant's authorized_keys AS ROOT through the path "
-    "/home/<user>/.ssh/authorized_keys (components/mailu_live.py read_files_digest -> toolkit/ssh.py _stat_script "
-    "only refuses a link at the last component): a ~/.ssh link makes root read a root file, and a sparse 4 TiB "
-    "authorized_keys stalls every refresh for the 900 s command timeout (then the drift check is skipped with a "
-    "warning) while root's sha256sum keeps reading for most of an hour"))
 def test_refresh_reads_root_files_through_a_link_in_the_tenant_home(hostile: Hostile) -> None:
     config = apply(stack_files.load(hostile.project.root / "stacks", TENANT_ID), hostile.intent())
     hardening = HardeningConfig(tenant_id=TENANT_ID, tenant_public_keys=tuple(hostile.wanted_keys(TENANT)))
