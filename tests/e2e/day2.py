@@ -4,6 +4,7 @@ sandbox's connection env), then make the checks an operator would make, independ
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from dnsrecords import wire
 from fleet.access_check import AccessProbe, private_key
 from hostwinds.client import GONE_STATUSES, HostwindsClient
 from hostwinds.settings import ClientSettings
+from sandbox.environment import sweep_processes
 from tests.fixtures.tenant import TenantProject
 from vault import paths
 from vault.client import VaultClient
@@ -31,6 +33,14 @@ def invoke(project: TenantProject, *args: str, check: bool = True,
         raise AssertionError(f"invoke {' '.join(args)} exited {result.returncode}:\n{result.stdout[-6000:]}\n"
                              f"{result.stderr[-3000:]}")
     return result
+
+
+def kill_everything(process: subprocess.Popen[str] | subprocess.Popen[bytes], project: TenantProject) -> None:
+    """SIGKILL a task started in its own session, and the engine's plugins that left its process group (the
+    language host and providers run in their own groups and would linger, talking to a dead engine)."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    sweep_processes(project.root)
 
 
 def assert_converged(project: TenantProject, tenant: str) -> None:

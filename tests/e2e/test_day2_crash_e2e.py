@@ -4,8 +4,6 @@ is recorded or right after `pulumi up`; a third case kills the task's whole proc
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 
@@ -13,7 +11,7 @@ import pytest
 
 from fleet.intent import load
 from fleet.migrate_journal import CRASH_ENV, CRASH_EXIT_CODE
-from tests.e2e.day2 import INVOKE, REPO, assert_converged, invoke
+from tests.e2e.day2 import INVOKE, REPO, assert_converged, invoke, kill_everything
 from tests.fixtures.tenant import TenantProject
 from vault import kv, paths
 from vault.client import VaultClient
@@ -36,8 +34,7 @@ def _kill_during_up(project: TenantProject, *args: str) -> None:
             break
         time.sleep(0.05)  # polling a lock file, not waiting for time to pass
     assert process.poll() is None, "the task ended before its update started"
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
+    kill_everything(process, project)
 
 
 @pytest.mark.timeout(1800)

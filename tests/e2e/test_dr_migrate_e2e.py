@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import os
 import re
-import signal
 import time
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest
 from fleet.intent import fresh_selector
 from fleet.migrate_journal import CRASH_EXIT_CODE, STEPS
 from sandbox.hostwinds_sim.process import AdminClient
+from tests.e2e.day2 import kill_everything
 from tests.fixtures.tenant import TenantProject, run_migrate, start_migrate
 from toolkit.ssh import KnownHosts, SshExecutor
 
@@ -263,8 +263,7 @@ def test_kill_during_pulumi_up_then_rerun_completes(tenant_project: TenantProjec
             time.sleep(0.05)
         assert process.poll() is None, process.communicate()[0][-4000:]
     finally:
-        os.killpg(process.pid, signal.SIGKILL)  # the task, the pulumi CLI, the language host, the providers
-        process.wait()
+        kill_everything(process, project)  # the task, the pulumi CLI, the language host, the providers
     assert len(_instances(project, tenant)) == 2  # the new VPS exists; the state may not know it yet
 
     resumed = run_migrate(project, tenant)
