@@ -360,6 +360,8 @@ class Sources(Protocol):
 
     def vault_nodes(self) -> list[NodeHealth]: ...
 
+    def intent(self, tenant: str, vault: VaultClient) -> intent.TenantIntent | None: ...
+
     def backups(self) -> tuple[list[datetime], str]: ...
 
     def verify_dns(self, config: TenantConfig, mail_ip: str, vault: VaultClient | None,
@@ -446,6 +448,9 @@ class LiveSources:
 
         return self._memo.get("vault", make)
 
+    def intent(self, tenant: str, vault: VaultClient) -> intent.TenantIntent | None:
+        return intent.load(vault, tenant)
+
     def vault_nodes(self) -> list[NodeHealth]:
         def make() -> list[NodeHealth]:
             # sys/health needs no token: probe without logging in, so health shows even when auth fails.
@@ -513,7 +518,7 @@ class TenantCollector:
         vps = _Vps(str(outputs.get("serviceid") or ""), str(outputs.get("main_ip") or ""))
         no_vault: VaultClient | None = None
         vault, vault_error = _try(self.sources.vault, no_vault)
-        config = self._deployed_config(config, vault)
+        config = self._deployed_config(config, vault)  # the selector and VPS generation in force
         cells = {
             "vps": guarded(lambda: self._vps(config, vps, bool(outputs), outputs_error)),
             "keys": guarded(lambda: self._keys(config, vault, vault_error, outputs)),
@@ -543,13 +548,12 @@ class TenantCollector:
             vps.ip = instance.main_ip or vps.ip
         return cell
 
-    @staticmethod
-    def _deployed_config(config: TenantConfig, vault: VaultClient | None) -> TenantConfig:
+    def _deployed_config(self, config: TenantConfig, vault: VaultClient | None) -> TenantConfig:
         """The configuration the stack deploys: the stack file with its day-2 intent (selector, VPS generation)."""
         if vault is None:
             return config
         try:
-            current = intent.load(vault, config.tenant_id)
+            current = self.sources.intent(config.tenant_id, vault)
         except ToolkitError:
             return config
         return config if current is None else intent.apply(config, current)

@@ -12,8 +12,13 @@ echo "==> ruff"
 echo "==> mypy (strict on the toolkit's packages)"
 .venv/bin/mypy
 echo "==> pytest"
+# Modules run in parallel workers (--dist loadfile keeps a module's tests, and its module-scoped servers, on one
+# worker); each worker starts its own servers on free ports. PM_TEST_WORKERS=0 runs everything in this process.
+workers="${PM_TEST_WORKERS:-3}"
+parallel=()
+if [ "$workers" != "0" ]; then parallel=(-n "$workers" --dist loadfile); fi
 set +e
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest "${parallel[@]}" "$@"
 rc=$?
 set -e
 # pytest exits 5 when it collected no tests: not a failure of the suite.

@@ -59,6 +59,9 @@ class FakeSources:
         self._check("vault")
         return object()  # type: ignore[return-value]  # read_key_record is replaced in these tests
 
+    def intent(self, tenant: str, vault: VaultClient) -> None:
+        return None  # no day-2 intent: the stack file's values are in force
+
     def vault_nodes(self) -> list[NodeHealth]:
         self._check("vault-health")
         return [NodeHealth("http://127.0.0.1:8200", reachable=True, active=True)]

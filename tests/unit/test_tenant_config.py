@@ -34,7 +34,14 @@ def with_(path: str, value: Any) -> dict[str, Any]:
     return raw
 
 
-_DELETE = object()
+class _Delete:
+    """Marker: remove the key instead of setting it (a stable repr keeps test ids equal across xdist workers)."""
+
+    def __repr__(self) -> str:
+        return "<deleted>"
+
+
+_DELETE = _Delete()
 
 CATALOGUE = [
     ("tenant_id", "../etc", "pm:tenant_id", "no '/', '..'"),
