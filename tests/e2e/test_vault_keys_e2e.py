@@ -87,4 +87,6 @@ def test_up_rotate_destroy_no_private_material_in_state(
         run("stack", "rm", "--yes", "e2e")
     # Kept for the audit trail: destroy without purge leaves every version in Vault.
     assert kv.current_version(vault_root, paths.admin_ssh(tenant)) == 2
-    assert kv.current_version(vault_root, paths.dkim(f"{tenant}.example.com", "pm20261124")) == 1
+    dkim = kv.read(vault_root, paths.dkim(f"{tenant}.example.com", "pm20261124"))
+    assert dkim.version == 2 and dkim.data["state"] == "retired"  # kept, and no longer claimed to be in service
+    assert "private_key" in kv.read(vault_root, dkim.path, 1).data
