@@ -72,7 +72,8 @@ def create(stacks_dir: Path, raw: dict[str, Any], overwrite: bool = False) -> Pa
     path = stack_file(stacks_dir, config.tenant_id)
     if (path.exists() or path.is_symlink()) and not overwrite:
         raise ConfigError("tenant", f"{path} already exists (pass --force to overwrite)")
-    values = config.model_dump(mode="json", exclude_none=True)
+    values = {k: v for k, v in config.model_dump(mode="json", exclude_none=True).items() if v != ""}
+    # (an empty string is "not set": the program refuses empty values, the model's default applies)
 
     def scaffold(doc: YamlDocument) -> None:
         for key in list(doc.get(("config",)) or {}):
