@@ -142,7 +142,9 @@ def require_claim(client: VaultClient, domain: str, tenant_id: str) -> DomainCla
     domain, tenant_id = validate.domain(domain), validate.tenant_id(tenant_id)
     check_claim(client, domain, tenant_id)
     current = read_domain_claim(client, domain)
-    if current is not None:
+    if current is not None:  # claimed between the check and this read: by us, or by a racing tenant
+        if current.tenant_id != tenant_id:
+            raise ClaimConflict("domain", _domain_problem(domain, current))
         return current
     claim = DomainClaim(domain, tenant_id, now_iso())
     _create(client, domain_claim_path(domain), {"tenant_id": tenant_id, "claimed_at": claim.claimed_at})
@@ -171,7 +173,9 @@ def claim_tenant(client: VaultClient, tenant_id: str, holder: str, stack: str = 
     tenant_id = validate.tenant_id(tenant_id)
     check_tenant_claim(client, tenant_id, holder)
     current = read_tenant_claim(client, tenant_id)
-    if current is not None:
+    if current is not None:  # claimed between the check and this read: by us, or by a racing stack
+        if current.holder != holder:
+            raise ClaimConflict("tenant_id", _tenant_problem(current))
         return current
     _create(client, tenant_claim_path(tenant_id), {"holder": holder, "stack": stack, "claimed_at": now_iso()})
     winner = read_tenant_claim(client, tenant_id)
