@@ -114,6 +114,7 @@ def run(ctx: Day2Context, tenant: str, op: str, edit: Edit, *, details: Mapping[
     if current.pending is not None and current.pending.op == op:
         result.resumed = True
         ctx.progress(f"{tenant}: resuming {op} started at {current.pending.started_at}")
+        before = dict(current.pending.details.get("before") or before)  # what was in service when it started
     else:
         edited = edit(current, now)
         if edited == current and current.pending is None:
@@ -121,7 +122,8 @@ def run(ctx: Day2Context, tenant: str, op: str, edit: Edit, *, details: Mapping[
             result.outputs = before
             result.versions = versions_of(before)
             return result
-        pending = PendingOp(op, uuid.uuid4().hex[:12], iso(now), dict(details or {}))
+        started_with = {"vault": before.get("vault") or {}, "dkim_selector": before.get("dkim_selector")}
+        pending = PendingOp(op, uuid.uuid4().hex[:12], iso(now), {**dict(details or {}), "before": started_with})
         change(ctx.vault, tenant, lambda latest: replace(edit(latest, now), pending=pending))
         ctx.progress(f"{tenant}: intent recorded ({op})")
     ctx.crash("recorded")

@@ -40,9 +40,7 @@ def _kill_during_up(project: TenantProject, *args: str) -> None:
 @pytest.mark.timeout(1800)
 def test_interrupted_tasks_converge_when_run_again(tenant_project: TenantProject) -> None:
     project, tenant = tenant_project, "crashy"
-    project.write_stack(tenant)
-    project.init(tenant)
-    project.pulumi("up", "--yes", "--skip-preview", stack=tenant)
+    project.deploy(tenant)
     vault = VaultClient.from_env(project.sandbox_env)
     admin = paths.admin_ssh(tenant)
 

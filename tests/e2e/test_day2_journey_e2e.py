@@ -61,9 +61,7 @@ class Journey:
 @pytest.mark.timeout(1800)
 def test_day2_journey(tenant_project: TenantProject) -> None:
     project, tenant = tenant_project, "journey"
-    project.write_stack(tenant)
-    project.init(tenant)
-    project.pulumi("up", "--yes", "--skip-preview", stack=tenant)
+    project.deploy(tenant)
     j = Journey(project, tenant)
     a1, t1 = _version(j.vault, tenant, ADMIN), _version(j.vault, tenant, TENANT)
     first = load(j.vault, tenant)

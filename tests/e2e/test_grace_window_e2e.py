@@ -17,9 +17,7 @@ from vault.client import VaultClient
 @pytest.mark.timeout(1200)
 def test_previous_key_survives_every_up_until_the_window_is_closed(tenant_project: TenantProject) -> None:
     project, tenant = tenant_project, "gracey"
-    project.write_stack(tenant)
-    project.init(tenant)
-    project.pulumi("up", "--yes", "--skip-preview", stack=tenant)
+    project.deploy(tenant)
     vault = VaultClient.from_env(project.sandbox_env)
     old = kv.current_version(vault, paths.tenant_ssh(tenant))
 

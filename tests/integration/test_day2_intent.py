@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from vault import keys as vkeys
 from vault import kv, paths
 from vault.client import VaultClient
 from vault.errors import KeyReuseRefused
+
+LONG_AGO = "2000-01-01T00:00:00Z"
 
 
 class Crash(Exception):
@@ -43,6 +45,7 @@ class RecordingEngine:
 
     def up(self) -> UpSummary:
         self.ups += 1
+        self.outputs_ = {**self.outputs_, "vault": {"admin_ssh": {"version": 2}}}  # what a rotation's up deploys
         return UpSummary({"update": 1})
 
     def preview_no_changes(self) -> None:
@@ -55,7 +58,8 @@ def _tenant(vault: VaultClient) -> str:
         "tenant_id": tenant, "domain": f"{tenant}.example.test", "vault_addrs": ["http://127.0.0.1:1"],
         "dns": {"provider": "manual"},
     })
-    intent.ensure(vault, config, write=True, today=dt.date(2026, 11, 29))
+    stored = intent.ensure(vault, config, write=True, today=dt.date(2026, 11, 29))
+    intent.save(vault, replace(stored, since=dict.fromkeys(intent.SECRET_NAMES, LONG_AGO)))
     vkeys.store_ssh_keypair(vault, tenant, "admin_ssh", algorithm="ed25519")
     vkeys.store_ssh_keypair(vault, tenant, "tenant_ssh", algorithm="ed25519")
     return tenant
@@ -87,6 +91,7 @@ def test_interrupted_rotation_resumes_without_a_second_generation(vault_system: 
     assert result.resumed and done is not None
     assert done.admin_ssh.generation == 2 and len(done.admin_ssh.grace) == 1 and done.pending is None
     assert engine.previews == 1  # the completed run proved convergence
+    assert halfway.since["admin_ssh"] == LONG_AGO and done.since["admin_ssh"] > LONG_AGO  # age restarts, crash or not
 
 
 def test_refused_edit_records_nothing(vault_system: VaultClient, tmp_path: Path) -> None:
