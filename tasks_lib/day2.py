@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from invoke.exceptions import Exit
 from rich.console import Console
@@ -68,11 +69,24 @@ def require_settings(env: Mapping[str, str], config: TenantConfig) -> None:
                           "(`invoke sandbox.up`) whose .sandbox/env the tasks read; nothing was changed")
 
 
+def require_pretend_time_allowed(env: Mapping[str, str], now: str, dry_run: bool) -> None:
+    """``--now`` moves windows and ages for planning, drills and tests: real changes at a pretended time are only
+    allowed against a local (loopback) Vault, never against production."""
+    if not now or dry_run:
+        return
+    addresses = [a for a in (env.get("VAULT_ADDRS") or env.get("VAULT_ADDR") or "").split(",") if a.strip()]
+    hosts = [urlparse(a.strip()).hostname or "" for a in addresses]
+    if not hosts or not all(host == "localhost" or host.startswith("127.") for host in hosts):
+        raise ConfigError("now", "a pretended time is for --dry-run, drills and the local sandbox: with a real "
+                          "Vault it would record windows that end at the wrong time; drop --now or add --dry-run")
+
+
 @contextmanager
-def fleet_context(*, work_dir: str = "", audit_log: str = "", now: str = "",
-                  verbose: bool = False) -> Iterator[tuple[Day2Context, Path, dict[str, str]]]:
+def fleet_context(*, work_dir: str = "", audit_log: str = "", now: str = "", verbose: bool = False,
+                  dry_run: bool = False) -> Iterator[tuple[Day2Context, Path, dict[str, str]]]:
     """The day-2 context for a project: (context, project directory, connection environment)."""
     env = connection_env()
+    require_pretend_time_allowed(env, now, dry_run)
     project = Path(work_dir).resolve() if work_dir else REPO
     clock = clock_from(now)
     vault = VaultClient.from_env(env)

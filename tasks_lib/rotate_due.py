@@ -46,7 +46,8 @@ def due(_c: Context, dry_run: bool = False, parallelism: int = 4, tenant: list[s
     """Find what is due across all tenant stacks (ages vs policy, ended windows) and do it: the daily job."""
     outcomes: list[Outcome] = []
     try:
-        with fleet_context(work_dir=work_dir, audit_log=audit_log, now=now, verbose=verbose) as (ctx, project, env):
+        with fleet_context(work_dir=work_dir, audit_log=audit_log, now=now, verbose=verbose,
+                           dry_run=dry_run) as (ctx, project, env):
             configs, problems = load_tenants(project / "stacks", tenant or [])
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), console=console, transient=True) as progress:

@@ -65,3 +65,15 @@ def test_fresh_selector_and_generation_triggers() -> None:
     assert intent.fresh_selector(dt.date(2026, 11, 29), {"pm20261129", "pm20261129b"}) == "pm20261129c"
     assert SshIntent().trigger == "" and SshIntent(generation=2).trigger == "generation-2"
     assert _intent().ssh(paths.SshKeyKind.ADMIN).generation == 2
+
+
+def test_pretended_time_is_refused_against_a_real_vault() -> None:
+    from tasks_lib.day2 import require_pretend_time_allowed
+    from toolkit.errors import ConfigError
+
+    real = {"VAULT_ADDRS": "https://vault-1.internal:8200,https://127.0.0.1:8200"}
+    with pytest.raises(ConfigError, match="--dry-run"):
+        require_pretend_time_allowed(real, "2027-01-01T00:00:00Z", dry_run=False)
+    require_pretend_time_allowed(real, "2027-01-01T00:00:00Z", dry_run=True)  # planning is fine
+    require_pretend_time_allowed(real, "", dry_run=False)
+    require_pretend_time_allowed({"VAULT_ADDR": "http://127.0.0.1:18200"}, "2027-01-01T00:00:00Z", dry_run=False)
