@@ -41,6 +41,15 @@ def pulumi_command(env: Mapping[str, str]) -> auto.PulumiCommand:
     return auto.PulumiCommand(root=str(Path(found).resolve().parent.parent))
 
 
+def failure_summary(text: str, first_errors: int = 8, tail: int = 8) -> str:
+    """The engine's first error lines (the cause: a provider's exception) and the last lines (the outcome). The
+    tail alone can hold only the consequences ("Resource monitor has terminated") when the program stops late."""
+    lines = text.strip().splitlines()
+    errors = [i for i, line in enumerate(lines) if "error:" in line.lower()][:first_errors]
+    kept = sorted({*errors, *range(max(0, len(lines) - tail), len(lines))})
+    return "\n".join(lines[i] for i in kept)
+
+
 def _run_one(
     stack_name: str, operation: Operation, work_dir: Path, env: Mapping[str, str],
     on_output: Callable[[str, str], None] | None,
@@ -61,9 +70,8 @@ def _run_one(
             changes = {str(k): int(v) for k, v in (result.summary.resource_changes or {}).items()}
         return StackResult(stack_name, operation, True, time.monotonic() - started, changes)
     except Exception as exc:  # every stack finishes; its failure is reported, not raised
-        message = scrub(str(exc)).strip().splitlines()
-        tail = "\n".join(message[-12:])
-        return StackResult(stack_name, operation, False, time.monotonic() - started, error=tail)
+        return StackResult(stack_name, operation, False, time.monotonic() - started,
+                           error=failure_summary(scrub(str(exc))))
 
 
 def run_stacks(

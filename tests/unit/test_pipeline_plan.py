@@ -54,3 +54,14 @@ def test_git_diff_and_stack_listing(tmp_path: Path) -> None:
     assert plan(changed_files(tmp_path, "HEAD~1"), all_stacks(tmp_path)).stacks == ("beta",)
     with pytest.raises(PlanError, match="no-such-rev"):
         changed_files(tmp_path, "no-such-rev")
+
+
+def test_failure_summary_keeps_the_first_error_when_the_tail_holds_only_consequences() -> None:
+    from pipeline.deploy import failure_summary
+
+    text = "\n".join(["Updating (t2):", "  + echo creating", "    error: Exception: this stack is configured to fail",
+                      *[f"  detail line {i}" for i in range(20)], "    error: update failed",
+                      "    error: Resource monitor has terminated, shutting down", "Resources:", "    2 errored"])
+    summary = failure_summary(text)
+    assert "configured to fail" in summary and summary.endswith("2 errored")
+    assert summary.count("error: update failed") == 1
