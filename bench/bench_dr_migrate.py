@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,11 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import hvac
 
+from bench.private_sandbox import private_project
 from fleet.migrate_journal import STEPS
-from sandbox.environment import Sandbox
-from sandbox.net import free_port, free_port_block
-from sandbox.settings import SandboxSettings
-from tests.fixtures.tenant import TenantProject, run_migrate
+from tests.fixtures.tenant import run_migrate
 
 TARGET_SECONDS = 120.0
 
@@ -31,40 +28,33 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2, help="migrations per reason (one tenant per reason)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = SandboxSettings(root=Path(tmp) / "sbx", vault_port=free_port(), raft_base_port=free_port_block(2),
-                                   dns_port=free_port(), hostwinds_port=free_port())
-        sandbox = Sandbox.default(settings)
-        env = sandbox.up()
-        try:
-            project = TenantProject(Path(tmp) / "project", settings, env)
-            vault = hvac.Client(env["VAULT_ADDR"], token=env["VAULT_TOKEN"])
-            for reason in ("failure", "compromise", "upgrade"):
-                tenant = f"bench-{reason[:4]}"
-                project.write_stack(tenant)
-                project.init(tenant)
-                for _ in range(2):  # a second `up` absorbs the sandbox's MX-before-A race on the first deploy
-                    if project.pulumi("up", "--yes", "--skip-preview", stack=tenant, check=False).returncode == 0:
-                        break
-                tool, wall, steps = [], [], []
-                for _ in range(args.runs):
-                    started = time.perf_counter()
-                    result = run_migrate(project, tenant, "--reason", reason)
-                    wall.append(time.perf_counter() - started)
-                    if result.returncode != 0:
-                        raise SystemExit(f"dr.migrate {reason} failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
-                    journal = vault.secrets.kv.v2.read_secret_version(
-                        path=f"{tenant}/migration", mount_point="vps", raise_on_deleted_version=True)["data"]["data"]
-                    tool.append(float(journal["report"]["tool_seconds"]))
-                    steps.append({k: float(journal["steps"][k]["seconds"]) for k in STEPS})
-                slowest = max(steps, key=lambda s: sum(s.values()))
-                detail = ", ".join(f"{k} {v:.1f}" for k, v in slowest.items())
-                verdict = "OK" if max(tool) < TARGET_SECONDS else "OVER TARGET"
-                print(f"dr.migrate --reason {reason}: recovery (tool) median {statistics.median(tool):.1f} s, "
-                      f"max {max(tool):.1f} s over {len(tool)}; task wall median {statistics.median(wall):.1f} s; "
-                      f"target < {TARGET_SECONDS:.0f} s: {verdict}\n    slowest run's steps (s): {detail}")
-        finally:
-            sandbox.down()
+    with private_project() as project:
+        env = project.sandbox_env
+        vault = hvac.Client(env["VAULT_ADDR"], token=env["VAULT_TOKEN"])
+        for reason in ("failure", "compromise", "upgrade"):
+            tenant = f"bench-{reason[:4]}"
+            project.write_stack(tenant)
+            project.init(tenant)
+            for _ in range(2):  # a second `up` absorbs the sandbox's MX-before-A race on the first deploy
+                if project.pulumi("up", "--yes", "--skip-preview", stack=tenant, check=False).returncode == 0:
+                    break
+            tool, wall, steps = [], [], []
+            for _ in range(args.runs):
+                started = time.perf_counter()
+                result = run_migrate(project, tenant, "--reason", reason)
+                wall.append(time.perf_counter() - started)
+                if result.returncode != 0:
+                    raise SystemExit(f"dr.migrate {reason} failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
+                journal = vault.secrets.kv.v2.read_secret_version(
+                    path=f"{tenant}/migration", mount_point="vps", raise_on_deleted_version=True)["data"]["data"]
+                tool.append(float(journal["report"]["tool_seconds"]))
+                steps.append({k: float(journal["steps"][k]["seconds"]) for k in STEPS})
+            slowest = max(steps, key=lambda s: sum(s.values()))
+            detail = ", ".join(f"{k} {v:.1f}" for k, v in slowest.items())
+            verdict = "OK" if max(tool) < TARGET_SECONDS else "OVER TARGET"
+            print(f"dr.migrate --reason {reason}: recovery (tool) median {statistics.median(tool):.1f} s, "
+                  f"max {max(tool):.1f} s over {len(tool)}; task wall median {statistics.median(wall):.1f} s; "
+                  f"target < {TARGET_SECONDS:.0f} s: {verdict}\n    slowest run's steps (s): {detail}")
 
 
 if __name__ == "__main__":

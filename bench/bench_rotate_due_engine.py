@@ -16,16 +16,12 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sandbox.environment import Sandbox
-from sandbox.net import free_port, free_port_block
-from sandbox.settings import SandboxSettings
-from tests.fixtures.tenant import TenantProject
+from bench.private_sandbox import private_project
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,38 +31,28 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=10)
     parser.add_argument("--parallelism", type=int, default=4)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = SandboxSettings(root=Path(tmp) / "sbx", vault_port=free_port(), raft_base_port=free_port_block(2),
-                                   dns_port=free_port(), hostwinds_port=free_port())
-        sandbox = Sandbox.default(settings)
-        env = sandbox.up()
-        try:
-            project = TenantProject(Path(tmp) / "project", settings, env)
-            started = time.perf_counter()
-            for index in range(args.tenants):
-                tenant = f"due{index}"
-                project.write_stack(tenant)
-                project.init(tenant)
-                project.pulumi("up", "--yes", "--skip-preview", stack=tenant)
-            print(f"provisioned {args.tenants} tenants in {time.perf_counter() - started:.1f} s")
-            later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=100)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            started = time.perf_counter()
-            result = subprocess.run(
-                [str(REPO / ".venv" / "bin" / "invoke"), "rotate.due", "--now", later, "--parallelism",
-                 str(args.parallelism), "--work-dir", str(project.root)],
-                cwd=REPO, env={**project.env, "COLUMNS": "250", "PM_AUDIT_LOG": str(Path(tmp) / "audit.jsonl")},
-                capture_output=True, text=True, check=False)
-            wall = time.perf_counter() - started
-            seconds = [float(m) for m in re.findall(r"│\s*done\s*│\s*([0-9.]+)\s*│", result.stdout)]
-            print(f"rotate.due, {args.tenants} tenants due (2 SSH keys each), parallelism {args.parallelism}: "
-                  f"{wall:.1f} s wall, exit {result.returncode}")
-            if seconds:
-                print(f"  per tenant (intent + up + no-change preview): median {statistics.median(seconds):.1f} s, "
-                      f"min {min(seconds):.1f}, max {max(seconds):.1f} over {len(seconds)} done; goal < 30 s")
-            else:
-                print(result.stdout[-3000:], result.stderr[-2000:])
-        finally:
-            sandbox.down()
+    with private_project() as project:
+        started = time.perf_counter()
+        for index in range(args.tenants):
+            tenant = f"due{index}"
+            project.deploy(tenant)
+        print(f"provisioned {args.tenants} tenants in {time.perf_counter() - started:.1f} s")
+        later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=100)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        started = time.perf_counter()
+        result = subprocess.run(
+            [str(REPO / ".venv" / "bin" / "invoke"), "rotate.due", "--now", later, "--parallelism",
+             str(args.parallelism), "--work-dir", str(project.root)],
+            cwd=REPO, env={**project.env, "COLUMNS": "250", "PM_AUDIT_LOG": str(project.root / "audit.jsonl")},
+            capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - started
+        seconds = [float(m) for m in re.findall(r"│\s*done\s*│\s*([0-9.]+)\s*│", result.stdout)]
+        print(f"rotate.due, {args.tenants} tenants due (2 SSH keys each), parallelism {args.parallelism}: "
+              f"{wall:.1f} s wall, exit {result.returncode}")
+        if seconds:
+            print(f"  per tenant (intent + up + no-change preview): median {statistics.median(seconds):.1f} s, "
+                  f"min {min(seconds):.1f}, max {max(seconds):.1f} over {len(seconds)} done; goal < 30 s")
+        else:
+            print(result.stdout[-3000:], result.stderr[-2000:])
 
 
 if __name__ == "__main__":
