@@ -55,7 +55,7 @@ def seed(client: VaultClient, stacks: Path, count: int, workers: int = 16, *, fr
             retired = (intent.RetiredDkim("pm20251120", "x",
                                           iso(NOW - dt.timedelta(hours=rng.randint(-30, 30)))),)
         stack_files.create(stacks, {
-            "tenant_id": tenant, "domain": domain, "dkim_selector": "pm20260101", "vault_addrs": ["http://127.0.0.1:1"],
+            "tenant_id": tenant, "domain": domain, "dkim_selector": "pm20260101",
             "dns": {"provider": "rfc2136", "server": "127.0.0.1", "tsig_key_name": "bench"},
         }, overwrite=True)
         grace = ()

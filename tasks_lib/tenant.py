@@ -1,7 +1,7 @@
 """`invoke tenant.new`: scaffold a validated stack file for a new tenant.
 
 Defaults come from the connection settings every task uses (process environment, else the running sandbox's env
-file): the DNS primary, zone and TSIG key name, the Vault addresses and the Hostwinds API URL. Every value goes
+file): the DNS primary, zone and TSIG key name and the Hostwinds API URL. Every value goes
 through the one validation model (``toolkit.tenant_config``), so a bad option is one clear message naming the
 setting, and the file is written only when `pulumi up` can take it.
 """
@@ -30,7 +30,6 @@ def defaults(env: Mapping[str, str]) -> dict[str, str]:
         "dns_server": env.get("PM_DNS_SERVER", ""), "dns_port": env.get("PM_DNS_PORT", "53"),
         "dns_zone": env.get("PM_DNS_ZONE", ""), "tsig_key_name": env.get("PM_DNS_TSIG_NAME", ""),
         "tsig_algorithm": env.get("PM_DNS_TSIG_ALGORITHM", ""),
-        "vault_addrs": env.get("VAULT_ADDRS") or env.get("VAULT_ADDR", ""),
         "hostwinds_api_url": env.get("HOSTWINDS_API_URL", ""),
     }
 
@@ -45,8 +44,7 @@ def raw_config(tenant: str, domain: str, options: Mapping[str, str]) -> dict[str
     hostwinds = {key: options[option] for key, option in (
         ("api_url", "hostwinds_api_url"), ("poll_interval", "poll_interval"), ("poll_timeout", "poll_timeout"),
         ("firewall_profile", "firewall_profile")) if options.get(option)}
-    raw: dict[str, Any] = {"tenant_id": tenant, "domain": domain, "dns": dns,
-                           "vault_addrs": [a.strip() for a in options.get("vault_addrs", "").split(",") if a.strip()]}
+    raw: dict[str, Any] = {"tenant_id": tenant, "domain": domain, "dns": dns}
     for key in ("size", "location", "image", "ssh_key_type", "ptr_check", "dkim_selector", "dmarc_rua"):
         if options.get(key):
             raw[key] = options[key]
@@ -66,7 +64,6 @@ def raw_config(tenant: str, domain: str, options: Mapping[str, str]) -> dict[str
     "dns_zone": "the zone the records go into (default: PM_DNS_ZONE / the sandbox, else the domain)",
     "tsig_key_name": "TSIG key name (default: PM_DNS_TSIG_NAME / the sandbox); the secret stays in PM_DNS_TSIG_SECRET",
     "tsig_algorithm": "TSIG algorithm (default: PM_DNS_TSIG_ALGORITHM / the sandbox, else hmac-sha256)",
-    "vault_addrs": "comma-separated Vault node addresses (default: VAULT_ADDRS / the sandbox)",
     "hostwinds_api_url": "Hostwinds API URL (default: HOSTWINDS_API_URL / the sandbox's simulator)",
     "poll_interval": "seconds between Hostwinds status polls", "poll_timeout": "seconds to wait for a VPS",
     "firewall_profile": "Hostwinds firewall profile",
@@ -78,13 +75,13 @@ def raw_config(tenant: str, domain: str, options: Mapping[str, str]) -> dict[str
 })
 def new(c: Context, tenant: str, domain: str, size: str = "", location: str = "", image: str = "",
         dns_provider: str = "", dns_server: str = "", dns_port: str = "", dns_zone: str = "", tsig_key_name: str = "",
-        tsig_algorithm: str = "", vault_addrs: str = "", hostwinds_api_url: str = "", poll_interval: str = "",
+        tsig_algorithm: str = "", hostwinds_api_url: str = "", poll_interval: str = "",
         poll_timeout: str = "", firewall_profile: str = "", ptr_check: str = "", ssh_key_type: str = "",
         dkim_selector: str = "", dmarc_rua: str = "", work_dir: str = "", force: bool = False) -> None:
     """Scaffold stacks/Pulumi.<tenant>.yaml (validated; nothing is created until `pulumi up`)."""
     given = {"size": size, "location": location, "image": image, "dns_provider": dns_provider,
              "dns_server": dns_server, "dns_port": dns_port, "dns_zone": dns_zone, "tsig_key_name": tsig_key_name,
-             "tsig_algorithm": tsig_algorithm, "vault_addrs": vault_addrs, "hostwinds_api_url": hostwinds_api_url,
+             "tsig_algorithm": tsig_algorithm, "hostwinds_api_url": hostwinds_api_url,
              "poll_interval": poll_interval, "poll_timeout": poll_timeout, "firewall_profile": firewall_profile,
              "ptr_check": ptr_check, "ssh_key_type": ssh_key_type, "dkim_selector": dkim_selector,
              "dmarc_rua": dmarc_rua}

@@ -13,6 +13,6 @@ from vault.client import VaultClient
 def provision_tenant(client: VaultClient, stacks_dir: Path, tenant: str) -> None:
     stack_files.create(stacks_dir, {
         "tenant_id": tenant, "domain": f"{tenant}.example.com", "dns": {"provider": "manual"},
-        "vault_addrs": ["http://127.0.0.1:8200"], "dkim_selector": "pm20261125",
+        "dkim_selector": "pm20261125",
     })
     keys.store_ssh_keypair(client, tenant, "admin_ssh", algorithm="ed25519")

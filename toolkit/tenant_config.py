@@ -11,7 +11,6 @@ import ipaddress
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
-from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -125,7 +124,6 @@ class TenantConfig(_Strict):
     ssh_key_type: Literal["rsa4096", "ed25519"] = "rsa4096"
     dkim_selector: str = ""
     """The first DKIM selector (empty: a fresh dated one). Later selectors live in the day-2 intent (fleet.intent)."""
-    vault_addrs: tuple[str, ...] = Field(min_length=1)
     purge_secrets_on_destroy: bool = False
     hostwinds: HostwindsSettings = Field(default_factory=HostwindsSettings)
     ptr_check: Literal["dns", "hostwinds", "skip"] = "dns"
@@ -179,15 +177,6 @@ class TenantConfig(_Strict):
                              f"zone the domain's records go into (the domain itself or a parent of it)")
         return value
 
-    @field_validator("vault_addrs")
-    @classmethod
-    def _vault(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            url = urlparse(item)
-            if url.scheme not in ("http", "https") or not url.hostname or url.path not in ("", "/"):
-                raise ValueError(f"{item!r} must be an http(s)://host:port address")
-        return value
-
     @property
     def mail_host(self) -> str:
         return f"mail.{self.domain}"
@@ -204,6 +193,13 @@ class TenantConfig(_Strict):
     @property
     def tenant_user(self) -> str:
         return validate.linux_tenant_user(self.tenant_id)
+
+
+RETIRED_SETTINGS = {
+    f"{CONFIG_NAMESPACE}:vault_addrs": "is no longer read: Vault is a connection setting (VAULT_ADDRS or VAULT_ADDR in "
+                                       "the environment of `pulumi` and `invoke`); delete this setting",
+}
+"""Settings that once existed, with what replaces them (a stack file that still has one is told the fix)."""
 
 
 def _check(fn: Callable[[object], str], value: object) -> str:
@@ -225,7 +221,7 @@ def parse_tenant_config(raw: Mapping[str, Any]) -> TenantConfig:
             )
             text = str(error["msg"]).removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
-                text = "is not a known setting (typo?)"
+                text = RETIRED_SETTINGS.get(key, "is not a known setting (typo?)")
             elif error["type"] == "missing":
                 text = "is required"
             problems.append((key, text))

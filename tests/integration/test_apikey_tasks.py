@@ -47,7 +47,7 @@ def test_create_refuses_a_tenant_without_a_stack_file(env: Path, vault_root: Vau
 def test_create_refuses_a_tenant_never_provisioned_in_vault(env: Path) -> None:
     tenant = "u" + uuid.uuid4().hex[:8]
     stack_files.create(env / "stacks", {"tenant_id": tenant, "domain": f"{tenant}.example.com",
-                                        "dns": {"provider": "manual"}, "vault_addrs": ["http://127.0.0.1:8200"],
+                                        "dns": {"provider": "manual"},
                                         "dkim_selector": "pm20261125"})
     _refused(env, tenant, "not provisioned in Vault")
 

@@ -55,7 +55,7 @@ class RecordingEngine:
 def _tenant(vault: VaultClient) -> str:
     tenant = f"d2{uuid.uuid4().hex[:8]}"
     config = parse_tenant_config({
-        "tenant_id": tenant, "domain": f"{tenant}.example.test", "vault_addrs": ["http://127.0.0.1:1"],
+        "tenant_id": tenant, "domain": f"{tenant}.example.test",
         "dns": {"provider": "manual"},
     })
     stored = intent.ensure(vault, config, write=True, today=dt.date(2026, 11, 29))

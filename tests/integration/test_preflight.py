@@ -22,7 +22,7 @@ def _config(tenant: str, **overrides: Any) -> TenantConfig:
     values: dict[str, Any] = {
         "tenant_id": tenant, "domain": f"{tenant}.example.com",
         "dns": {"provider": "rfc2136", "server": "127.0.0.1", "zone": "example.com", "tsig_key_name": "k"},
-        "vault_addrs": ["http://127.0.0.1:8200"], "dkim_selector": "pm20261125",
+        "dkim_selector": "pm20261125",
     }
     values.update(overrides)
     return parse_tenant_config(values)

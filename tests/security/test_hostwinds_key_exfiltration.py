@@ -178,7 +178,6 @@ def test_tenant_config_refuses_hostile_api_url(listener: Listener) -> None:
     raw: dict[str, Any] = {
         "tenant_id": "acme", "domain": "acme.sandbox.test", "dkim_selector": "pm20261125",
         "dns": {"provider": "rfc2136", "server": "127.0.0.1", "tsig_key_name": "sandbox-key"},
-        "vault_addrs": ["http://127.0.0.1:18200"],
     }
     for url in hostile_urls(listener.port):
         with pytest.raises(TenantConfigError) as refused:

@@ -39,7 +39,7 @@ def _tenant_config() -> TenantConfig:
     return parse_tenant_config({
         "tenant_id": TENANT_ID, "domain": "acme.example",
         "dns": {"provider": "rfc2136", "server": "127.0.0.1", "port": 15353, "tsig_key_name": "k"},
-        "vault_addrs": ["http://127.0.0.1:18200"], "dkim_selector": "pm20261124",
+        "dkim_selector": "pm20261124",
     })
 
 

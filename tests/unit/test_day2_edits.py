@@ -52,7 +52,7 @@ def test_archived_intent_never_takes_over_old_keys() -> None:
 
 
 def test_apply_puts_day2_values_in_force() -> None:
-    config = parse_tenant_config({"tenant_id": "acme", "domain": "acme.example", "vault_addrs": ["http://v:1"],
+    config = parse_tenant_config({"tenant_id": "acme", "domain": "acme.example",
                                   "dns": {"provider": "manual"}, "dkim_selector": "pm20261129"})
     record = TenantIntent("acme", DkimIntent("pm20261129b", "n"), vps_generation=3, copy_from="192.0.2.9")
     deployed = intent.apply(config, record)

@@ -39,7 +39,7 @@ def raw(**overrides: Any) -> dict[str, Any]:
     return {
         "tenant_id": "acme", "domain": "acme.sandbox.test",
         "dns": {"provider": "rfc2136", "server": "127.0.0.1", "port": 15353, "tsig_key_name": "k"},
-        "vault_addrs": ["http://127.0.0.1:18200"], "dkim_selector": "pm20261125", **overrides,
+        "dkim_selector": "pm20261125", **overrides,
     }
 
 

@@ -64,7 +64,7 @@ def test_from_dict_rejects_unknown_settings() -> None:
 def test_from_tenant_config() -> None:
     tenant = parse_tenant_config({
         "tenant_id": "acme1234corp", "domain": "acme.example", "dkim_selector": "pm20261124",
-        "dns": {"provider": "manual"}, "vault_addrs": ["http://127.0.0.1:8200"],
+        "dns": {"provider": "manual"},
     })
     config = MailuConfig.from_tenant_config(tenant, webmail="none")
     assert config.hostnames == ("mail.acme.example",)

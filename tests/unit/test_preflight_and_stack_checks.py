@@ -19,7 +19,7 @@ def config(**overrides: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "tenant_id": tenant, "domain": f"{tenant}.sandbox.test",
         "dns": {"provider": "rfc2136", "server": "127.0.0.1", "zone": "sandbox.test", "tsig_key_name": "k"},
-        "vault_addrs": ["http://127.0.0.1:8200"], "dkim_selector": "pm20261125",
+        "dkim_selector": "pm20261125",
     }
     values.update(overrides)
     return values

@@ -37,9 +37,6 @@ config:
     tsig_key_name: acme-update
   pm:spf_includes: []
   pm:dkim_selector: pm20261125
-  pm:vault_addrs:
-    - http://127.0.0.1:8200
-    - http://127.0.0.2:8200
   pm:hostwinds:
     poll_interval: 120.5
     poll_timeout: 120
@@ -140,7 +137,7 @@ def test_no_op_edit_does_not_touch_the_file(stacks: Path) -> None:
     assert path.read_text() == ORIGINAL
 
 
-@pytest.mark.parametrize("changes", [{"ttl": 1}, {"colour": "blue"}, {"dns": None}, {"vault_addrs": []}])
+@pytest.mark.parametrize("changes", [{"ttl": 1}, {"colour": "blue"}, {"dns": None}, {"size": "huge"}])
 def test_invalid_result_is_refused_and_nothing_written(stacks: Path, changes: dict[str, Any]) -> None:
     path = stack_files.stack_file(stacks, "acme")
     inode = os.stat(path).st_ino
@@ -183,7 +180,7 @@ def test_mode_is_kept(stacks: Path) -> None:
 
 def _raw() -> dict[str, Any]:
     return {"tenant_id": "beta", "domain": "beta.example", "dkim_selector": "pm20261125",
-            "dns": {"server": "127.0.0.1", "tsig_key_name": "beta-update"}, "vault_addrs": ["http://127.0.0.1:8200"],
+            "dns": {"server": "127.0.0.1", "tsig_key_name": "beta-update"},
             "spf_includes": ["_spf.example.net"]}
 
 

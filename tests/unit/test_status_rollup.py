@@ -24,7 +24,6 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 def _raw(tenant: str) -> dict[str, Any]:
     return {"tenant_id": tenant, "domain": f"{tenant}.example.test", "dkim_selector": "pm20260101",
-            "vault_addrs": ["http://127.0.0.1:8200"],
             "dns": {"provider": "rfc2136", "server": "127.0.0.1", "tsig_key_name": "k"}}
 
 

@@ -15,7 +15,6 @@ def good() -> dict[str, Any]:
         "tenant_id": "acme",
         "domain": "acme.sandbox.test",
         "dns": {"provider": "rfc2136", "server": "127.0.0.1", "port": 15353, "tsig_key_name": "sandbox-key"},
-        "vault_addrs": ["http://127.0.0.1:18200"],
         "dkim_selector": "pm20261125",
         "hostwinds": {},
     }
@@ -65,8 +64,7 @@ CATALOGUE = [
     ("hostwinds.poll_interval", 0, "pm:hostwinds.poll_interval", "greater than 0"),
     ("hostwinds.api_url", "ftp://x", "pm:hostwinds.api_url", "http(s)://"),
     ("ptr_check", "maybe", "pm:ptr_check", "'dns', 'hostwinds' or 'skip'"),
-    ("vault_addrs", [], "pm:vault_addrs", "at least 1"),
-    ("vault_addrs", ["vault.internal:8200"], "pm:vault_addrs", "http(s)://"),
+    ("vault_addrs", ["http://127.0.0.1:8200"], "pm:vault_addrs", "VAULT_ADDRS"),  # retired: a connection setting
     ("dns.provider", "route53", "pm:dns.provider", "'rfc2136', 'cloudflare' or 'manual'"),
     ("dns.server", "ns1.example.com", "pm:dns", "must be an IP address"),
     ("dns.tsig_key_name", _DELETE, "pm:dns", "tsig_key_name"),

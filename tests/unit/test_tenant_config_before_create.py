@@ -25,7 +25,6 @@ def raw(**overrides: Any) -> dict[str, Any]:
         "domain": "acme.sandbox.test",
         "dns": {"provider": "rfc2136", "server": "127.0.0.1", "port": 15353, "zone": "sandbox.test",
                 "tsig_key_name": "sandbox-key"},
-        "vault_addrs": ["http://127.0.0.1:18200"],
         "dkim_selector": "pm20261125",
     }
     values.update(overrides)
@@ -90,10 +89,10 @@ def test_what_the_model_accepts_the_dns_layer_builds() -> None:
 
 def test_pulumi_values_are_parsed_json_for_maps_and_lists() -> None:
     values = {"pm:domain": "acme.sandbox.test", "pm:dns": '{"provider": "manual", "zone": "sandbox.test"}',
-              "pm:vault_addrs": '["http://127.0.0.1:8200"]', "aws:region": "", "pm": "ignored"}
+              "pm:spf_includes": '["_spf.example.com"]', "aws:region": "", "pm": "ignored"}
     assert raw_from_pulumi_config(values) == {
         "domain": "acme.sandbox.test", "dns": {"provider": "manual", "zone": "sandbox.test"},
-        "vault_addrs": ["http://127.0.0.1:8200"],
+        "spf_includes": ["_spf.example.com"],
     }
 
 
