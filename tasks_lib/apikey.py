@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fleet.audit import AuditLog, audit_path
-from toolkit import stack_files
+from toolkit import connection, stack_files
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.redact import Secret, scrub
 from vault import apikeys
@@ -40,10 +40,7 @@ STACKS_HELP = "directory of the tenant stack files (default: stacks/)"
 
 
 def _client() -> VaultClient:
-    from sandbox.environment import connection_env
-
-    env, _from_sandbox = connection_env()
-    return VaultClient.from_env(env)
+    return VaultClient.from_env(connection.resolve().env)
 
 
 @contextmanager
