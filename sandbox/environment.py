@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import secrets
-import shlex
 import signal
 import time
 from collections.abc import Mapping
@@ -23,8 +22,11 @@ from typing import TYPE_CHECKING, Protocol
 from sandbox.hostwinds_sim.process import SimulatorProcess
 from sandbox.openbao import DevServer, RaftCluster, _write_private
 from sandbox.settings import SandboxSettings
+from toolkit.connection import read_env_file, write_env_file
 from toolkit.errors import SetupError
 from toolkit.redact import Secret
+from vault.backup.crypto import BackupKey
+from vault.backup.restore import UNSEAL_KEYS_FILE_ENV
 from vault.bootstrap import bootstrap
 from vault.client import VaultClient, VaultConfig
 
@@ -58,7 +60,8 @@ class VaultService:
 
     def _server(self) -> DevServer | RaftCluster:
         if self.settings.vault_mode == "raft":
-            return RaftCluster(self.settings.root / "openbao-raft", nodes=1, base_port=self.settings.raft_base_port)
+            return RaftCluster(self.settings.root / "openbao-raft", nodes=self.settings.vault_nodes,
+                               base_port=self.settings.raft_base_port)
         return DevServer(self.settings.root / "openbao", port=self.settings.vault_port)
 
     def start(self) -> dict[str, str]:
@@ -67,12 +70,16 @@ class VaultService:
         addresses = server.addresses if isinstance(server, RaftCluster) else [server.address]
         with VaultClient(VaultConfig(addresses=tuple(addresses), token=Secret(server.root_token))) as client:
             bootstrap(client)
-        return {
+        env = {
             "VAULT_ADDR": addresses[0],
             "VAULT_ADDRS": ",".join(addresses),
             "VAULT_TOKEN": server.root_token,
             "PM_VAULT_AUDIT_LOG": str(server.audit_log),
         }
+        if isinstance(server, RaftCluster):
+            # The sandbox's own unseal keys, so restores and drills run without a prompt (never in production).
+            env[UNSEAL_KEYS_FILE_ENV] = str(server.init_file)
+        return env
 
     def stop(self) -> bool:
         return self._server().stop()
@@ -161,6 +168,27 @@ class PulumiBackend:
 
 
 @dataclass
+class BackupSettings:
+    """Where the sandbox's Vault backups go and the key that encrypts them (created once, mode 0600)."""
+
+    settings: SandboxSettings
+    name: str = "backups"
+
+    def start(self) -> dict[str, str]:
+        self.settings.backup_dir.mkdir(parents=True, exist_ok=True)
+        if not self.settings.backup_key_file.exists():
+            _write_private(self.settings.backup_key_file, BackupKey.generate().to_base64() + "\n")
+        return {"PM_BACKUP_DEST": str(self.settings.backup_dir),
+                "PM_BACKUP_KEY_FILE": str(self.settings.backup_key_file)}
+
+    def stop(self) -> bool:
+        return False
+
+    def running(self) -> bool:
+        return self.settings.backup_key_file.exists()
+
+
+@dataclass
 class Sandbox:
     settings: SandboxSettings
     services: list[SandboxService] = field(default_factory=list)
@@ -168,7 +196,7 @@ class Sandbox:
     @classmethod
     def default(cls, settings: SandboxSettings | None = None) -> Sandbox:
         s = settings or SandboxSettings.from_env()
-        return cls(s, [VaultService(s), DnsService(s), HostwindsService(s), PulumiBackend(s)])
+        return cls(s, [VaultService(s), DnsService(s), HostwindsService(s), PulumiBackend(s), BackupSettings(s)])
 
     def up(self) -> dict[str, str]:
         self.settings.root.mkdir(parents=True, exist_ok=True)
@@ -187,7 +215,8 @@ class Sandbox:
             raise
         self._write_env(env)
         self.settings.state_file.write_text(
-            json.dumps({"vault_mode": self.settings.vault_mode, "started_at": time.time()}, indent=2)
+            json.dumps({"vault_mode": self.settings.vault_mode, "vault_nodes": self.settings.vault_nodes,
+                        "started_at": time.time()}, indent=2)
         )
         return env
 
@@ -203,32 +232,14 @@ class Sandbox:
         return {service.name: service.running() for service in self.services}
 
     def _write_env(self, env: Mapping[str, str]) -> None:
-        lines = [f"export {key}={shlex.quote(value)}" for key, value in sorted(env.items())]
-        _write_private(self.settings.env_file, "\n".join(lines) + "\n")
+        write_env_file(self.settings.env_file, env)
 
 
 def read_env(settings: SandboxSettings) -> dict[str, str]:
     """The connection settings written by ``Sandbox.up`` (raises if the sandbox is not up)."""
     if not settings.env_file.exists():
         raise SetupError("read sandbox settings", "the sandbox is not up", "run `invoke sandbox.up`")
-    env: dict[str, str] = {}
-    for line in settings.env_file.read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line[len("export "):].partition("=")
-            env[key] = shlex.split(value)[0] if value else ""
-    return env
-
-
-def connection_env(settings: SandboxSettings | None = None) -> tuple[dict[str, str], bool]:
-    """The process environment, completed from the sandbox's env file when no Vault address is set: the one rule
-    every task uses to find Vault, Hostwinds, DNS and Pulumi. Returns (env, from_sandbox)."""
-    env = dict(os.environ)
-    if env.get("VAULT_ADDRS") or env.get("VAULT_ADDR"):
-        return env, False
-    settings = settings or SandboxSettings.from_env()
-    if not settings.env_file.exists():
-        return env, False
-    return {**read_env(settings), **env}, True
+    return read_env_file(settings.env_file)
 
 
 def sweep_processes(root: Path) -> int:

@@ -172,8 +172,13 @@ class RaftCluster:
             ready=lambda: _answers(self.address(index)),
         )
 
+    @property
+    def init_file(self) -> Path:
+        """Unseal keys and root token of this throwaway cluster (mode 0600)."""
+        return self.state_dir / "init.json"
+
     def start(self, timeout: float = 60.0) -> None:
-        init_file = self.state_dir / "init.json"
+        init_file = self.init_file
         for i in range(self.nodes):
             node_dir = self._node_dir(i)
             (node_dir / "data").mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """What every day-2 task shares: its connection settings checked before anything changes, the day-2 context
 (Vault, clock, audit log, the engine of a stack), and printing a result.
 
-Connection settings come from the process environment, completed from the sandbox's env file when no Vault address
-is set (``sandbox.environment.connection_env``, the one rule for every task). The engine runs ``pulumi`` with that
+Connection settings follow the one rule of ``toolkit.connection`` (task options, then the process environment, then
+the env file the sandbox writes). The engine runs ``pulumi`` with that
 environment: the program's providers need the same Vault, Hostwinds and DNS credentials as ``pulumi up``.
 """
 
@@ -22,7 +22,7 @@ from fleet.audit import AuditLog, audit_path
 from fleet.clock import clock_from
 from fleet.day2 import Day2Context, Engine
 from fleet.stack_engine import StackEngine
-from toolkit import stack_files
+from toolkit import connection, stack_files
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.redact import scrub
 from toolkit.tenant_config import TenantConfig
@@ -41,10 +41,8 @@ EXIT_UNVERIFIED = 3
 
 
 def connection_env() -> dict[str, str]:
-    from sandbox.environment import connection_env as sandbox_aware_env
-
-    env, _ = sandbox_aware_env()
-    return env
+    """The settings by the one rule (``toolkit.connection``): options > process environment > env file."""
+    return connection.resolve().env
 
 
 def require_settings(env: Mapping[str, str], config: TenantConfig) -> None:

@@ -29,7 +29,7 @@ from rich.table import Table
 from fleet.audit import audit_path
 from fleet.migrate import REASONS, Migration, MigrationReport
 from fleet.migrate_live import live_deps
-from sandbox.environment import connection_env
+from tasks_lib.day2 import connection_env
 from tasks_lib.dr_drill import drill
 from tasks_lib.vault import console, fail, reporting
 from toolkit import stack_files
@@ -57,7 +57,7 @@ def migrate(c: Context, tenant: str, reason: str = "", work_dir: str = "", stack
     exposed ones burned) and rotated Mailu secrets; failure/upgrade: mail data copied from the old host when it
     answers. Journal in Vault (vps/<tenant>/migration), audit event, report with the measured recovery time.
     """
-    env, _ = connection_env()
+    env = connection_env()
     os.environ.update({k: v for k, v in env.items() if k not in os.environ})  # providers read os.environ
     project = Path(work_dir).resolve() if work_dir else REPO
     stacks = Path(stacks_dir).resolve() if stacks_dir else project / "stacks"

@@ -17,7 +17,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 from rich.table import Table
 
-from sandbox.environment import connection_env
+from tasks_lib.day2 import connection_env
 from tasks_lib.vault import (
     DEST_HELP,
     KEY_HELP,
@@ -45,14 +45,14 @@ from vault.backup.restore import UNSEAL_KEYS_ENV, UNSEAL_KEYS_FILE_ENV
 def drill(c: Context, backup: str = "", dest: str = "", s3_endpoint: str = "", key_file: str = "",
           unseal_keys_file: str = "", report: str = "") -> None:
     """Restore the latest backup into a scratch Vault, verify every secret's checksum, time it, report."""
-    env, from_sandbox = connection_env()
+    env = connection_env()
     verify_token = env.get("PM_RESTORE_VERIFY_TOKEN") or env.get("VAULT_TOKEN", "")
     if not verify_token:
         raise Exit("set PM_RESTORE_VERIFY_TOKEN or VAULT_TOKEN (a token of the source cluster)", code=2)
     try:
-        key = backup_key(key_file, env, from_sandbox)
+        key = backup_key(key_file, env)
         store = store_for(dest, s3_endpoint, env)
-        keys = source_unseal_keys(unseal_keys_file, env, from_sandbox)
+        keys = source_unseal_keys(unseal_keys_file, env)
         with reporting() as rep:
             result = run_drill(store, key, keys, Secret(verify_token), backup=backup or None,
                                step=rep.step, tick=rep.tick)

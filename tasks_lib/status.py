@@ -25,8 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fleet.status import COLUMNS, FleetStatus, Severity, StatusSettings, TenantStatus, collect
-from sandbox.environment import connection_env
-from sandbox.settings import SandboxSettings
+from toolkit import connection
 
 REPO = Path(__file__).resolve().parent.parent
 console = Console()
@@ -88,6 +87,14 @@ def _key_line(entry: Mapping[str, Any]) -> str:
             f"(in {float(entry['due_in_days']):.0f} d){note}")
 
 
+def endpoints_table(settings: connection.Connection) -> Table:
+    """Which Vault, DNS, Hostwinds, Pulumi backend and backups the checks read, and where that came from."""
+    table = Table(title="connection settings", show_header=False)
+    for label, value in settings.endpoints().items():
+        table.add_row(label, escape(value))
+    return table
+
+
 def summary_line(status: FleetStatus) -> str:
     counts = status.summary()
     parts = [_paint(Severity(k), f"{v} {k}") for k, v in counts["tenants"].items() if v]
@@ -108,12 +115,12 @@ def summary_line(status: FleetStatus) -> str:
 def status(c: Context, tenant: str = "", json: bool = False, stacks_dir: str = "", work_dir: str = "",
            no_outputs: bool = False, backup_dest: str = "", s3_endpoint: str = "", workers: int = 4) -> None:
     """Per-tenant and fleet-wide health: VPS, key rotation, backups, DNS drift, Vault, certificate."""
-    env, from_sandbox = connection_env()
+    settings_used = connection.resolve()
+    env = dict(settings_used.env)
     engine = REPO / ".venv" / "pulumi-bin-dir"  # where scripts/setup.sh put the Pulumi CLI
     if engine.exists():
         env["PATH"] = f"{engine.read_text().strip()}:{env.get('PATH', '')}"
-    dest = backup_dest or env.get("PM_BACKUP_DEST") or (
-        str(SandboxSettings.from_env().root / "backups") if from_sandbox else None)
+    dest = backup_dest or env.get("PM_BACKUP_DEST") or None
     settings = StatusSettings(
         stacks_dir=Path(stacks_dir) if stacks_dir else REPO / "stacks", env=env,
         work_dir=None if no_outputs else Path(work_dir) if work_dir else REPO, backup_dest=dest,
@@ -123,8 +130,10 @@ def status(c: Context, tenant: str = "", json: bool = False, stacks_dir: str = "
     if json:
         print(jsonlib.dumps(result.to_json(), indent=2))
     elif tenant and result.tenants:
+        console.print(endpoints_table(settings_used))
         console.print(tenant_table(result.tenants[0]))
     else:
+        console.print(endpoints_table(settings_used))
         console.print(fleet_table(result))
         console.print(summary_line(result))
     if result.exit_code:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import getpass
 import json as jsonlib
-import os
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -23,9 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sandbox.environment import connection_env
-from sandbox.settings import SandboxSettings
-from toolkit.errors import ToolkitError
+from tasks_lib.day2 import connection_env
+from toolkit.errors import ConfigError, ToolkitError
 from toolkit.redact import REDACTOR, Secret, scrub
 from vault.backup import (
     BackupKey,
@@ -41,42 +39,38 @@ from vault.backup import (
     restore_backup,
 )
 from vault.backup.backup import incomplete_backups
+from vault.backup.errors import BackupKeyError
 from vault.backup.restore import UNSEAL_KEYS_ENV, UNSEAL_KEYS_FILE_ENV
 
 console = Console(log_path=False)
 
-DEST_HELP = "backup destination: a directory or s3://bucket/prefix (default: $PM_BACKUP_DEST, else .sandbox/backups)"
+DEST_HELP = "backup destination: a directory or s3://bucket/prefix (default: $PM_BACKUP_DEST; the sandbox sets one)"
 S3_HELP = "S3-compatible endpoint URL (default: $PM_BACKUP_S3_ENDPOINT; AWS when unset)"
 KEY_HELP = "file holding the backup key (default: $PM_BACKUP_KEY_FILE, else $PM_BACKUP_KEY base64)"
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def backup_key(key_file: str, env: Mapping[str, str], from_sandbox: bool) -> BackupKey:
-    if key_file or env.get("PM_BACKUP_KEY_FILE") or env.get("PM_BACKUP_KEY"):
+def backup_key(key_file: str, env: Mapping[str, str]) -> BackupKey:
+    try:
         return BackupKey.load(key_file or None, env)
-    if not from_sandbox:
-        return BackupKey.load(None, env)  # raises with the list of ways to give a key
-    path = SandboxSettings.from_env().root / "backup.key"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(BackupKey.generate().to_base64() + "\n")
-        console.print(f"[yellow]sandbox: created a backup key in {path} (mode 0600)[/]")
-    return BackupKey.from_file(path)
+    except BackupKeyError as exc:
+        raise BackupKeyError("backup key", f"{exc.problem}. The sandbox makes one (`invoke sandbox.up` writes "
+                             "PM_BACKUP_KEY_FILE into .sandbox/env); in production keep 32 random bytes, base64, "
+                             "in a secret store and export PM_BACKUP_KEY_FILE") from None
 
 
 def store_for(dest: str, s3_endpoint: str, env: Mapping[str, str]) -> BackupStore:
-    target = dest or env.get("PM_BACKUP_DEST") or str(SandboxSettings.from_env().root / "backups")
+    target = dest or env.get("PM_BACKUP_DEST")
+    if not target:
+        raise ConfigError("backup destination", "none given: pass --dest, or set PM_BACKUP_DEST (a directory or "
+                          "s3://bucket/prefix); `invoke sandbox.up` sets one for the sandbox")
     return open_store(target, s3_endpoint=s3_endpoint or env.get("PM_BACKUP_S3_ENDPOINT") or None)
 
 
-def source_unseal_keys(path: str, env: Mapping[str, str], from_sandbox: bool) -> list[str]:
-    """--unseal-keys-file, env, the sandbox raft init file, or a hidden prompt (one key per line)."""
+def source_unseal_keys(path: str, env: Mapping[str, str]) -> list[str]:
+    """--unseal-keys-file, the environment (the sandbox's env file names its init file), or a hidden prompt."""
     if path or env.get(UNSEAL_KEYS_FILE_ENV) or env.get(UNSEAL_KEYS_ENV):
         return load_unseal_keys(path or None, env)
-    sandbox_init = SandboxSettings.from_env().root / "openbao-raft" / "init.json"
-    if from_sandbox and sandbox_init.exists():
-        return load_unseal_keys(sandbox_init, env)
     if sys.stdin.isatty():
         console.print("Enter the SOURCE cluster's unseal keys (hidden), an empty line to finish:")
         keys: list[str] = []
@@ -136,9 +130,9 @@ def _timings(timings: Mapping[str, float]) -> str:
 def backup(c: Context, dest: str = "", s3_endpoint: str = "", key_file: str = "", no_prune: bool = False,
            no_canary: bool = False) -> None:
     """Take an encrypted raft snapshot of Vault, verify it, store it, apply retention."""
-    env, from_sandbox = connection_env()
+    env = connection_env()
     try:
-        key = backup_key(key_file, env, from_sandbox)
+        key = backup_key(key_file, env)
         store = store_for(dest, s3_endpoint, env)
         endpoint = VaultEndpoint.from_env(env)
         with reporting() as rep:
@@ -174,7 +168,7 @@ def restore(c: Context, backup: str = "latest", target: str = "", dest: str = ""
     The new cluster must be initialised with the source's share/threshold settings. After the restore its own
     root token is gone: canaries are read with $PM_RESTORE_VERIFY_TOKEN (else $VAULT_TOKEN), a token of the
     source cluster."""
-    env, from_sandbox = connection_env()
+    env = connection_env()
     addresses = tuple(a.strip() for a in (target or env.get("PM_RESTORE_TARGET_ADDRS", "")).split(",") if a.strip())
     target_token = env.get("PM_RESTORE_TARGET_TOKEN", "")
     verify_token = env.get("PM_RESTORE_VERIFY_TOKEN") or env.get("VAULT_TOKEN", "")
@@ -182,10 +176,10 @@ def restore(c: Context, backup: str = "latest", target: str = "", dest: str = ""
         raise Exit("give --target (or PM_RESTORE_TARGET_ADDRS), PM_RESTORE_TARGET_TOKEN and "
                    "PM_RESTORE_VERIFY_TOKEN or VAULT_TOKEN", code=2)
     try:
-        key = backup_key(key_file, env, from_sandbox)
+        key = backup_key(key_file, env)
         store = store_for(dest, s3_endpoint, env)
         name = latest_backup(store).name if backup == "latest" else backup
-        keys = source_unseal_keys(unseal_keys_file, env, from_sandbox)
+        keys = source_unseal_keys(unseal_keys_file, env)
         endpoint = VaultEndpoint(addresses, Secret(target_token))
         with reporting() as rep, tempfile.TemporaryDirectory(prefix="pm-vault-restore-") as work:
             report, manifest = restore_backup(store, name, key, endpoint, keys, Secret(verify_token), Path(work),
@@ -207,7 +201,7 @@ def restore(c: Context, backup: str = "latest", target: str = "", dest: str = ""
 })
 def backup_status(c: Context, dest: str = "", s3_endpoint: str = "", json: bool = False) -> None:
     """Freshness of the newest backup: <24 h ok, 24-48 h warning, >48 h critical (exit 0/1/2)."""
-    env, _ = connection_env()
+    env = connection_env()
     try:
         store = store_for(dest, s3_endpoint, env)
         refs = list_backups(store)

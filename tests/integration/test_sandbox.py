@@ -104,8 +104,10 @@ def test_taken_port_fails_clearly_and_starts_nothing(tmp_path: Path) -> None:
         sandbox.down()
 
 
-def test_raft_mode(tmp_path: Path) -> None:
-    settings = _settings(tmp_path / "sbx", vault_mode="raft")
+def test_raft_mode_is_the_default_durable_and_ready_for_backups(tmp_path: Path) -> None:
+    settings = SandboxSettings(root=tmp_path / "sbx", raft_base_port=free_port_block(2), dns_port=free_port(),
+                               hostwinds_port=free_port())
+    assert settings.vault_mode == "raft" and settings.vault_nodes == 1
     sandbox = Sandbox.default(settings)
     try:
         env = sandbox.up()
@@ -113,6 +115,20 @@ def test_raft_mode(tmp_path: Path) -> None:
         health = vault.sys.read_health_status(method="GET")
         assert health["initialized"] and not health["sealed"]
         assert "vps/" in vault.sys.list_mounted_secrets_engines()["data"]
+        vault.secrets.kv.v2.create_or_update_secret("probe", {"kept": "yes"}, mount_point="vps")
+
+        # Backups work out of the box: a destination, a private key and the sandbox's own unseal keys.
+        assert Path(env["PM_BACKUP_DEST"]).is_dir()
+        assert (Path(env["PM_BACKUP_KEY_FILE"]).stat().st_mode & 0o777) == 0o600
+        assert "keys_base64" in Path(env["PM_SOURCE_UNSEAL_KEYS_FILE"]).read_text()
+        key_before = Path(env["PM_BACKUP_KEY_FILE"]).read_text()
+
+        sandbox.down()
+        again = sandbox.up()  # restarted, unsealed with the kept keys: the data survived
+        vault = hvac.Client(again["VAULT_ADDR"], token=again["VAULT_TOKEN"])
+        kept = vault.secrets.kv.v2.read_secret_version("probe", mount_point="vps", raise_on_deleted_version=True)
+        assert kept["data"]["data"] == {"kept": "yes"}
+        assert Path(again["PM_BACKUP_KEY_FILE"]).read_text() == key_before  # the key is never replaced
     finally:
         sandbox.down()
     assert _processes_under(settings.root) == []
