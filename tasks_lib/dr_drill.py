@@ -31,6 +31,7 @@ from tasks_lib.vault import (
 )
 from toolkit.errors import ToolkitError
 from toolkit.redact import Secret
+from vault.backup import latest_backup
 from vault.backup.drill import DrillReport, run_drill
 from vault.backup.restore import UNSEAL_KEYS_ENV, UNSEAL_KEYS_FILE_ENV
 
@@ -52,9 +53,10 @@ def drill(c: Context, backup: str = "", dest: str = "", s3_endpoint: str = "", k
     try:
         key = backup_key(key_file, env)
         store = store_for(dest, s3_endpoint, env)
+        backup = backup or latest_backup(store).name  # a backup must exist before anyone is asked for keys
         keys = source_unseal_keys(unseal_keys_file, env)
         with reporting() as rep:
-            result = run_drill(store, key, keys, Secret(verify_token), backup=backup or None,
+            result = run_drill(store, key, keys, Secret(verify_token), backup=backup,
                                step=rep.step, tick=rep.tick)
     except ToolkitError as exc:
         raise fail(exc) from None

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.openbao import RaftCluster
+from sandbox.openbao import DevServer, RaftCluster
 from tests.fixtures.backup import endpoint_of, read_all
 from toolkit.redact import Secret
 from vault.backup import (
@@ -25,6 +25,8 @@ from vault.backup import (
     restore_backup,
 )
 from vault.backup.drill import run_drill
+from vault.backup.errors import SnapshotError
+from vault.backup.inventory import DEFAULT_MOUNTS, canary_path
 from vault.backup.manifest import blob_key, manifest_key
 
 Source = tuple[RaftCluster, dict[str, Any]]
@@ -135,3 +137,15 @@ def _manifest(store: LocalStore, name: str, key: BackupKey) -> Any:
     from vault.backup.restore import fetch_manifest
 
     return fetch_manifest(store, name, key)
+
+
+def test_backup_of_a_vault_without_raft_says_why_before_writing_anything(openbao_dev: DevServer,
+                                                                          backup_key: BackupKey,
+                                                                          tmp_path: Path) -> None:
+    endpoint = VaultEndpoint((openbao_dev.address,), Secret(openbao_dev.root_token))
+    store = LocalStore(tmp_path / "backups")
+    with pytest.raises(SnapshotError, match=r"does not use integrated \(raft\) storage.*sandbox.up.*Nothing was"):
+        create_backup(endpoint, store, backup_key)
+    for mount in DEFAULT_MOUNTS:  # no canary was written into any mount
+        assert endpoint.json("GET", f"{mount}/metadata/{canary_path(mount).split('/', 1)[-1]}", ok_404=True) is None
+    assert list_backups(store) == []

@@ -31,7 +31,7 @@ from vault.backup.manifest import (
     manifest_key,
     parse_name,
 )
-from vault.backup.snapshot import take_snapshot
+from vault.backup.snapshot import require_raft_storage, take_snapshot
 from vault.backup.stores import BackupStore
 
 
@@ -111,6 +111,7 @@ def create_backup(endpoint: VaultEndpoint, store: BackupStore, key: BackupKey, *
         mark = now
 
     say("reading source cluster settings")
+    require_raft_storage(endpoint)
     source = source_info(endpoint)
     canary_paths: list[str] = []
     if canaries:

@@ -38,6 +38,18 @@ def looks_like_snapshot(path: Path) -> None:
             raise SnapshotError(f"{path.name} is not a raft snapshot (not a gzip stream)")
 
 
+def require_raft_storage(endpoint: VaultEndpoint) -> str:
+    """The active node's address, once it is known to keep its data in integrated (raft) storage: snapshots,
+    backups and restores need it. Checked before a backup writes anything (its canaries)."""
+    address = endpoint.active()
+    if endpoint.json("GET", "sys/storage/raft/configuration", address=address, ok_404=True) is None:
+        raise SnapshotError(
+            f"Vault at {address} does not use integrated (raft) storage, so it cannot take snapshots (a dev-mode "
+            "Vault keeps everything in memory). Back up a raft cluster; in the sandbox: `invoke sandbox.down "
+            "--purge && invoke sandbox.up` (raft is the default). Nothing was written")
+    return address
+
+
 def take_snapshot(endpoint: VaultEndpoint, dest: Path, timeout: float = 600.0) -> int:
     """Stream a raft snapshot of the cluster behind ``endpoint`` into ``dest`` (mode 0600); returns its size."""
     address = endpoint.active()
