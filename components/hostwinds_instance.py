@@ -35,7 +35,6 @@ that does not answer within ``wipe_timeout`` seconds (default 20) is terminated 
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -44,12 +43,12 @@ import pulumi.dynamic
 
 from components.unknowns import changed_keys, diff_result, is_unknown
 from hostwinds.client import CreateRequest, HostwindsClient
-from hostwinds.endpoint import DEFAULT_URL, check_api_url
+from hostwinds.endpoint import check_api_url
 from hostwinds.errors import InvalidServiceIdError
 from hostwinds.models import Instance as ApiInstance
-from hostwinds.settings import ENV_API_KEY, ENV_API_URL, ClientSettings, PollSettings, RetryPolicy
+from hostwinds.settings import ClientSettings, PollSettings, RetryPolicy
 from toolkit.errors import ConfigError, ToolkitError
-from toolkit.redact import Secret, scrub
+from toolkit.redact import scrub
 
 INPUT_KEYS: tuple[str, ...] = (
     "label", "location_id", "plan_id", "image", "ssh_key_names", "billing_cycle",
@@ -66,28 +65,14 @@ OUTPUT_KEYS: tuple[str, ...] = ("serviceid", "main_ip", "hostname", "status")
 
 
 def client_from(props: dict[str, Any]) -> HostwindsClient:
-    """A client for one provider call: key from the environment, tuning from the (public) inputs."""
-    key = os.environ.get(ENV_API_KEY, "")
-    if not key:
-        raise ConfigError(ENV_API_KEY, "is not set in the environment of `pulumi`; the Hostwinds provider reads "
-                                       "the API key from there so it never lands in state")
-    url = api_url_of(props)
+    """A client for one provider call: key from the environment of ``pulumi``, URL and tuning from the (public)
+    inputs (``hostwinds.settings.ClientSettings.from_env``)."""
     poll = PollSettings(interval=float(props.get("poll_interval") or 30.0),
                         timeout=float(props.get("poll_timeout") or 1800.0))
     base_delay = props.get("retry_base_delay")
     retry = RetryPolicy(base_delay=float(base_delay)) if base_delay is not None else RetryPolicy()
-    return HostwindsClient(ClientSettings(api_key=Secret(key), url=url, poll=poll, retry=retry,
-                                          lost_create_grace=min(60.0, poll.timeout)))
-
-
-def api_url_of(props: dict[str, Any]) -> str:
-    """The endpoint the key will be sent to (input ``api_url``, else ``HOSTWINDS_API_URL``, else the contract's),
-    checked by ``hostwinds.endpoint`` and named after where it came from."""
-    if props.get("api_url"):
-        return check_api_url(props["api_url"], "api_url")
-    if os.environ.get(ENV_API_URL):
-        return check_api_url(os.environ[ENV_API_URL], ENV_API_URL)
-    return DEFAULT_URL
+    return HostwindsClient(ClientSettings.from_env(api_url=props.get("api_url") or None, poll=poll, retry=retry,
+                                                   lost_create_grace=min(60.0, poll.timeout)))
 
 
 def api_url_failures(news: dict[str, Any]) -> list[pulumi.dynamic.CheckFailure]:

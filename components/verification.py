@@ -16,9 +16,8 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from components.hostwinds_instance import client_from
 from components.unknowns import changed_keys, diff_result
-from fleet.verify import hostwinds_ptr_lookup, verify_tenant
+from fleet.verify import problem_lines, verify_tenant
 from toolkit.errors import ToolkitError
 from toolkit.tenant_config import parse_tenant_config
 from vault.client import VaultClient
@@ -30,15 +29,10 @@ class VerificationFailed(ToolkitError):
 
 def _verify(props: dict[str, Any]) -> dict[str, Any]:
     config = parse_tenant_config(json.loads(str(props["tenant_config"])))
-    ptr_lookup = None
-    if config.ptr_check == "hostwinds":
-        ptr_lookup = hostwinds_ptr_lookup(client_from({"api_url": config.hostwinds.api_url}), str(props["serviceid"]))
-    with VaultClient.from_env() as vault:
-        report = verify_tenant(config, mail_ip=str(props["mail_ip"]), vault=vault, ptr_lookup=ptr_lookup)
+    with VaultClient.from_env() as vault:  # the Hostwinds key, like Vault's credentials, from the engine's environment
+        report = verify_tenant(config, mail_ip=str(props["mail_ip"]), vault=vault, serviceid=str(props["serviceid"]))
     if not report.ok:
-        lines = [f"{c.subject}: {c.status} (expected {c.expected!r}, found {c.found!r}) {c.detail}"
-                 for c in report.problems]
-        raise VerificationFailed("DNS verification failed:\n" + "\n".join(lines))
+        raise VerificationFailed("DNS verification failed:\n" + "\n".join(problem_lines(report)))
     statuses = [c.status for c in report.checks]
     return {**props, "checks": len(statuses), "ok": statuses.count("ok"), "skipped": statuses.count("skipped")}
 

@@ -15,10 +15,8 @@ from fleet.intent import TenantIntent
 from fleet.migrate import MigrationDeps, VerifyOutcome
 from fleet.migrate_journal import VaultJournalStore
 from fleet.stack_engine import StackEngine
-from fleet.verify import hostwinds_ptr_lookup, verify_tenant
-from hostwinds.client import GONE_STATUSES, HostwindsClient
-from hostwinds.settings import DEFAULT_URL, ENV_API_KEY, ENV_API_URL, ClientSettings
-from toolkit.redact import Secret
+from fleet.verify import hostwinds_client, problem_lines, verify_tenant
+from hostwinds.client import HostwindsClient
 from toolkit.tenant_config import TenantConfig
 from vault.client import VaultClient
 
@@ -39,29 +37,12 @@ class VaultIntents:
         return intents.taken_selectors(self.client, domain, intent)
 
 
-def _hostwinds(config: TenantConfig, env: Mapping[str, str]) -> HostwindsClient:
-    """A client like the Instance provider's: key from ``env``, URL from the stack config (else ``env``, else the
-    contract's), checked by ``ClientSettings`` before the key can go anywhere."""
-    url = config.hostwinds.api_url or env.get(ENV_API_URL) or DEFAULT_URL
-    return HostwindsClient(ClientSettings(api_key=Secret(env.get(ENV_API_KEY, "")), url=url))
-
-
 def _verifier(vault: VaultClient, hostwinds: HostwindsClient) -> Callable[[TenantConfig, str, str], VerifyOutcome]:
     def verify(config: TenantConfig, ip: str, serviceid: str) -> VerifyOutcome:
-        ptr_lookup = hostwinds_ptr_lookup(hostwinds, serviceid) if config.ptr_check == "hostwinds" else None
-        report = verify_tenant(config, mail_ip=ip, vault=vault, ptr_lookup=ptr_lookup)
-        problems = tuple(f"{c.subject}: {c.status} (expected {c.expected!r}, found {c.found!r}) {c.detail}"
-                         for c in report.problems)
-        return VerifyOutcome(report.ok, len(report.checks), problems)
+        report = verify_tenant(config, mail_ip=ip, vault=vault, serviceid=serviceid, hostwinds=lambda: hostwinds)
+        return VerifyOutcome(report.ok, len(report.checks), tuple(problem_lines(report)))
 
     return verify
-
-
-def _instance_alive(hostwinds: HostwindsClient) -> Callable[[str], bool]:
-    def alive(serviceid: str) -> bool:
-        return any(i.serviceid == serviceid and i.status not in GONE_STATUSES for i in hostwinds.list_instances())
-
-    return alive
 
 
 def _audit(log: AuditLog, event: Mapping[str, Any]) -> None:
@@ -76,14 +57,14 @@ def live_deps(config: TenantConfig, work_dir: Path, env: Mapping[str, str], *,
     """The real ``MigrationDeps`` for the tenant of the stack config ``config`` (the Vault client is closed on
     exit). The Hostwinds client is the Instance provider's: key from ``env``, URL from the config or ``env``."""
     log = AuditLog(audit_log or audit_path(env=env))
-    hostwinds = _hostwinds(config, env)
+    hostwinds = hostwinds_client(config, env)
     with VaultClient.from_env(env) as vault:
         yield MigrationDeps(
             store=VaultJournalStore(vault),
             engine=StackEngine(work_dir, config.tenant_id, env, on_output=on_output),
             intents=VaultIntents(vault),
             verify=_verifier(vault, hostwinds),
-            instance_alive=_instance_alive(hostwinds),
+            instance_alive=hostwinds.is_live,
             audit=lambda event: _audit(log, event),
             progress=progress,
         )

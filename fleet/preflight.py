@@ -25,9 +25,8 @@ from pathlib import Path
 
 from dnsrecords.providers.registry import SECRET_ENV
 from hostwinds.client import HostwindsClient
-from hostwinds.settings import DEFAULT_URL, ENV_API_KEY, ENV_API_URL, ClientSettings
+from hostwinds.settings import ENV_API_KEY, ClientSettings
 from toolkit.errors import ToolkitError
-from toolkit.redact import Secret
 from toolkit.tenant_config import CONFIG_NAMESPACE, TenantConfig, TenantConfigError, check_stack_name
 from vault import claims
 from vault.client import VaultClient
@@ -103,8 +102,7 @@ def credential_problems(config: TenantConfig, env: Mapping[str, str]) -> list[Pr
 
 def hostwinds_client(config: TenantConfig, env: Mapping[str, str]) -> HostwindsClient:
     """A client like the Instance provider's: key from the environment, URL from the config (or environment)."""
-    url = config.hostwinds.api_url or env.get(ENV_API_URL) or DEFAULT_URL
-    return HostwindsClient(ClientSettings(api_key=Secret(env.get(ENV_API_KEY, "")), url=url, rate_per_second=10.0))
+    return HostwindsClient(ClientSettings.from_env(env, api_url=config.hostwinds.api_url, rate_per_second=10.0))
 
 
 def offer_problems(client: HostwindsClient, config: TenantConfig) -> list[Problem]:

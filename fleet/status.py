@@ -33,15 +33,16 @@ from typing import Any, Protocol, TypeVar
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from dnsrecords.verify import PtrLookup, VerifyReport
+from dnsrecords.verify import VerifyReport
 from fleet import intent
 from fleet.rotation import DKIM_DAYS, SMTP_DAYS, SSH_DAYS_DEFAULT, UPCOMING
 from fleet.stack_outputs import StackOutputsError, stack_outputs
-from hostwinds.client import GONE_STATUSES, HostwindsClient
-from hostwinds.models import READY_STATUS, Instance
-from hostwinds.settings import DEFAULT_URL, ENV_API_KEY, ENV_API_URL, ClientSettings, RetryPolicy
+from fleet.verify import hostwinds_client, verify_tenant
+from hostwinds.client import HostwindsClient
+from hostwinds.models import READY_STATUS, Instance, by_label, with_serviceid
+from hostwinds.settings import RetryPolicy
 from toolkit import stack_files
-from toolkit.errors import ConfigError, ToolkitError
+from toolkit.errors import ToolkitError
 from toolkit.redact import Secret, scrub
 from toolkit.ssh import KnownHosts, SshExecutor
 from toolkit.tenant_config import TenantConfig
@@ -239,7 +240,7 @@ def vps_cell(instance: Instance | None, *, label: str, expected_ip: str, source:
                "main_ip": instance.main_ip, "label": instance.label, "expected_label": label,
                "label_matches": label_ok, "ip_matches_stack": ip_ok, "source": source}
     text = f"{instance.status}{f' ({instance.task_state})' if instance.task_state else ''} {instance.main_ip}"
-    if instance.status in GONE_STATUSES or (instance.status != READY_STATUS and not instance.task_state):
+    if instance.gone or (instance.status != READY_STATUS and not instance.task_state):
         return Cell(Severity.CRITICAL, text, details)
     notes = [] if label_ok else [f"label {instance.label!r} != {label!r}"]
     notes += [] if ip_ok else [f"stack says {expected_ip}"]
@@ -354,8 +355,6 @@ class Sources(Protocol):
 
     def instances(self, config: TenantConfig) -> list[Instance]: ...
 
-    def ptr_lookup(self, config: TenantConfig, serviceid: str) -> PtrLookup | None: ...
-
     def vault(self) -> VaultClient: ...
 
     def vault_nodes(self) -> list[NodeHealth]: ...
@@ -364,8 +363,8 @@ class Sources(Protocol):
 
     def backups(self) -> tuple[list[datetime], str]: ...
 
-    def verify_dns(self, config: TenantConfig, mail_ip: str, vault: VaultClient | None,
-                   ptr_lookup: PtrLookup | None) -> VerifyReport: ...
+    def verify_dns(self, config: TenantConfig, mail_ip: str, serviceid: str,
+                   vault: VaultClient | None) -> VerifyReport: ...
 
     def read_certificate(self, host: str, private_key: Secret) -> bytes | None: ...
 
@@ -411,29 +410,16 @@ class LiveSources:
             raise StatusError(str(exc)) from None
 
     def _hostwinds(self, config: TenantConfig) -> HostwindsClient:
-        url = config.hostwinds.api_url or self.settings.env.get(ENV_API_URL) or DEFAULT_URL
-
         def make() -> HostwindsClient:
-            key = self.settings.env.get(ENV_API_KEY, "")
-            if not key:
-                raise ConfigError(ENV_API_KEY, "is not set; export the Hostwinds API key")
-            return HostwindsClient(ClientSettings(
-                api_key=Secret(key), url=url, http_timeout=self.settings.http_timeout,
-                retry=RetryPolicy(attempts=2, base_delay=0.5, max_delay=2.0)))
+            return hostwinds_client(config, self.settings.env, http_timeout=self.settings.http_timeout,
+                                    retry=RetryPolicy(attempts=2, base_delay=0.5, max_delay=2.0))
 
-        return self._memo.get(f"hostwinds:{url}", make)
+        return self._memo.get(f"hostwinds:{config.hostwinds.api_url or ''}", make)
 
     def instances(self, config: TenantConfig) -> list[Instance]:
         """Every instance of the account, listed once per run (one API call for the whole fleet)."""
         client = self._hostwinds(config)
         return self._memo.get(f"instances:{client.settings.url}", client.list_instances)
-
-    def ptr_lookup(self, config: TenantConfig, serviceid: str) -> PtrLookup | None:
-        if config.ptr_check != "hostwinds" or not serviceid:
-            return None
-        from fleet.verify import hostwinds_ptr_lookup
-
-        return hostwinds_ptr_lookup(self._hostwinds(config), serviceid)
 
     def close(self) -> None:
         if self._vault_client is not None:
@@ -471,11 +457,10 @@ class LiveSources:
 
         return self._memo.get("backups", make)
 
-    def verify_dns(self, config: TenantConfig, mail_ip: str, vault: VaultClient | None,
-                   ptr_lookup: PtrLookup | None) -> VerifyReport:
-        from fleet.verify import verify_tenant
-
-        return verify_tenant(config, mail_ip=mail_ip, vault=vault, ptr_lookup=ptr_lookup)
+    def verify_dns(self, config: TenantConfig, mail_ip: str, serviceid: str,
+                   vault: VaultClient | None) -> VerifyReport:
+        return verify_tenant(config, mail_ip=mail_ip, vault=vault, serviceid=serviceid,
+                             hostwinds=lambda: self._hostwinds(config))
 
     def read_certificate(self, host: str, private_key: Secret) -> bytes | None:
         """The certificate file on the VPS, or None when there is none. Read-only, so a host key seen for the
@@ -531,17 +516,13 @@ class TenantCollector:
 
     def _vps(self, config: TenantConfig, vps: _Vps, from_outputs: bool, outputs_error: str) -> Cell:
         found = self.sources.instances(config)
-        live = [i for i in found if i.status not in GONE_STATUSES]
         if vps.serviceid:
             source = "stack outputs"
-            instance = next((i for i in found if i.serviceid == vps.serviceid), None)
+            instance = with_serviceid(found, vps.serviceid)
         else:
             source = "label lookup" + (f" (no stack outputs: {outputs_error})" if outputs_error else
                                        " (stack has no outputs)" if not from_outputs else "")
-            matches = [i for i in live if i.label == config.vps_label]
-            if len(matches) > 1:
-                raise StatusError(f"{len(matches)} instances are labelled {config.vps_label!r}")
-            instance = matches[0] if matches else None
+            instance = by_label(found, config.vps_label)
         cell = vps_cell(instance, label=config.vps_label, expected_ip=vps.ip, source=source)
         if instance is not None:
             vps.serviceid = instance.serviceid
@@ -581,11 +562,10 @@ class TenantCollector:
     def _dns(self, config: TenantConfig, vps: _Vps, vault: VaultClient | None) -> Cell:
         if not vps.ip:
             raise StatusError("the VPS IP is unknown (no stack outputs and no instance found)")
-        ptr = self.sources.ptr_lookup(config, vps.serviceid)
         try:
-            return dns_cell(self.sources.verify_dns(config, vps.ip, vault, ptr))
+            return dns_cell(self.sources.verify_dns(config, vps.ip, vps.serviceid, vault))
         except VaultError as exc:  # the DKIM key could not be read: check the records without the signing proof
-            cell = dns_cell(self.sources.verify_dns(config, vps.ip, None, ptr))
+            cell = dns_cell(self.sources.verify_dns(config, vps.ip, vps.serviceid, None))
             note = f"DKIM signing proof skipped ({type(exc).__name__})"
             return Cell(cell.severity, f"{cell.summary}; {note}", {**cell.details, "dkim_proof": note})
 

@@ -3,18 +3,20 @@
 Builds the expected record set from the tenant's config and the live values (VPS IP, DKIM selector), reads the
 DKIM private key from Vault (in memory) to prove signing verifies against DNS, and checks forward-confirmed
 reverse DNS through the PTR source the config names (DNS, or the Hostwinds API where no reverse zone is
-reachable, as in the sandbox).
+reachable, as in the sandbox). ``verify_tenant`` is the one entry point: the Pulumi verification resource,
+``dns.check``, ``status``, ``dr.migrate`` and the demo all call it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dnsrecords.dmarc import DmarcPolicy
 from dnsrecords.recordset import MailDomainInputs
 from dnsrecords.verify import PtrLookup, Server, VerifyReport, authoritative_servers, dns_ptr_lookup, verify_inputs
 from hostwinds.client import HostwindsClient
+from hostwinds.settings import ClientSettings
 from toolkit.tenant_config import TenantConfig
 from vault import keys, paths
 from vault.client import VaultClient
@@ -44,30 +46,47 @@ def servers_for(config: TenantConfig) -> list[Server]:
     return authoritative_servers(config.dns.zone or config.domain)
 
 
+def hostwinds_client(config: TenantConfig, env: Mapping[str, str] | None = None, **settings: Any) -> HostwindsClient:
+    """The tenant's Hostwinds client: key from ``env`` (default the process's), URL from the stack config's
+    ``hostwinds.api_url`` else ``env`` (``hostwinds.settings.ClientSettings.from_env``); ``settings`` tune it."""
+    return HostwindsClient(ClientSettings.from_env(env, api_url=config.hostwinds.api_url, **settings))
+
+
 def hostwinds_ptr_lookup(client: HostwindsClient, serviceid: str) -> PtrLookup:
-    """PTR as the Hostwinds API reports it (``get_instance_ips`` entries with ``rdns``)."""
+    """PTR as the Hostwinds API reports it for instance ``serviceid``."""
+    return lambda ip: client.rdns(serviceid, ip)
 
-    def lookup(ip: str) -> str | None:
-        payload = client.read("get_instance_ips", {"serviceid": serviceid})
-        entries = payload.get("IP Addresses", []) if isinstance(payload, Mapping) else payload
-        for entry in entries if isinstance(entries, list) else []:
-            if isinstance(entry, Mapping) and entry.get("ip") == ip and entry.get("rdns"):
-                return str(entry["rdns"]).rstrip(".")
-        return None
 
-    return lookup
+def ptr_lookup_for(config: TenantConfig, serviceid: str, servers: list[Server],
+                   hostwinds: Callable[[], HostwindsClient]) -> PtrLookup | None:
+    """The PTR source ``ptr_check`` names: the Hostwinds API (needs the instance's ``serviceid``; ``hostwinds`` is
+    called only then), the reverse zone in DNS, or none (``skip``: the FCrDNS check is reported as skipped)."""
+    if config.ptr_check == "hostwinds":
+        return hostwinds_ptr_lookup(hostwinds(), serviceid) if serviceid else None
+    if config.ptr_check == "dns":
+        return dns_ptr_lookup(servers)
+    return None
 
 
 def verify_tenant(
-    config: TenantConfig, *, mail_ip: str, vault: VaultClient | None, servers: list[Server] | None = None,
-    ptr_lookup: PtrLookup | None = None,
+    config: TenantConfig, *, mail_ip: str, vault: VaultClient | None, serviceid: str = "",
+    hostwinds: Callable[[], HostwindsClient] | None = None, env: Mapping[str, str] | None = None,
+    servers: list[Server] | None = None,
 ) -> VerifyReport:
-    """Every record present and equal, FCrDNS, SPF, DMARC, and the Vault DKIM key proven against DNS."""
+    """The one "PTR lookup + verify the tenant": every record present and equal, FCrDNS through the source the
+    config names, SPF, DMARC, and the Vault DKIM key proven against DNS (``vault`` None: without that proof).
+
+    ``config`` is the deployed one (stack file + day-2 intent, ``fleet.intent.apply``). The Hostwinds client for
+    the PTR comes from ``hostwinds`` when given (a caller that already holds one), else from ``env``."""
     servers = servers or servers_for(config)
-    if ptr_lookup is None and config.ptr_check == "dns":
-        ptr_lookup = dns_ptr_lookup(servers)
+    ptr_lookup = ptr_lookup_for(config, serviceid, servers, hostwinds or (lambda: hostwinds_client(config, env)))
     private_key = None
     if vault is not None:
         private_key = keys.read_private(vault, paths.dkim(config.domain, config.dkim_selector)).reveal().encode()
     return verify_inputs(domain_inputs(config, mail_ip=mail_ip), servers, ptr_lookup=ptr_lookup,
                          dkim_private_key=private_key)
+
+
+def problem_lines(report: VerifyReport) -> list[str]:
+    """One line per failed check, for errors and journals."""
+    return [f"{c.subject}: {c.status} (expected {c.expected!r}, found {c.found!r}) {c.detail}" for c in report.problems]

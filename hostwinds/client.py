@@ -21,13 +21,13 @@ from hostwinds.breaker import CircuitBreaker
 from hostwinds.errors import (
     AuthError,
     CircuitOpenError,
-    DuplicateLabelError,
     HostwindsApiError,
     HostwindsError,
     HostwindsTransientError,
     InvalidServiceIdError,
 )
-from hostwinds.models import FirewallProfile, Image, Instance, Location, Plan
+from hostwinds.models import GONE_STATUSES as GONE_STATUSES  # re-exported: callers import it from here
+from hostwinds.models import FirewallProfile, Image, Instance, InstanceIp, Location, Plan, by_label, with_serviceid
 from hostwinds.parsing import ResultEntry, decode, mutation_results, raise_for_error, read_payload
 from hostwinds.polling import wait_for
 from hostwinds.ratelimit import RateLimiter
@@ -46,7 +46,6 @@ _KEY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 # [guess] how the API words "that key name is taken" / "no key by that name" (the simulator: ERROR 4072 / 4073).
 _NAME_TAKEN = re.compile(r"\b(already (in use|exists?|taken|registered)|duplicate)\b", re.I)
 _KEY_MISSING = re.compile(r"\b(not found|does not exist|no such)\b", re.I)
-GONE_STATUSES = frozenset({"DELETED", "TERMINATED", "CANCELLED"})
 
 
 def _serviceid(value: object) -> str:
@@ -191,20 +190,27 @@ class HostwindsClient:
 
     def find_by_label(self, label: str) -> Instance | None:
         """The one live instance whose ``srvrname`` is ``label``; None if there is none."""
-        wanted = _label(label)
-        matches = [i for i in self.list_instances() if i.label == wanted and i.status not in GONE_STATUSES]
-        if len(matches) > 1:
-            ids = ", ".join(i.serviceid for i in matches)
-            raise DuplicateLabelError(f"{len(matches)} instances are labelled {wanted!r} (serviceids {ids}); "
-                                      "terminate the extra ones by hand")
-        return matches[0] if matches else None
+        return by_label(self.list_instances(), _label(label))
 
-    def get_instance_ips(self, serviceid: str | int) -> list[str]:
+    def is_live(self, serviceid: str | int) -> bool:
+        """Whether the account lists instance ``serviceid`` and it is not gone (terminated, deleted, cancelled)."""
+        found = with_serviceid(self.list_instances(), _serviceid(serviceid))
+        return found is not None and not found.gone
+
+    def instance_ips(self, serviceid: str | int) -> list[InstanceIp]:
+        """The addresses of an instance with their reverse DNS names (``get_instance_ips``)."""
         payload = self.read("get_instance_ips", {"serviceid": _serviceid(serviceid)})
         entries = payload.get("IP Addresses", []) if isinstance(payload, Mapping) else payload
         if not isinstance(entries, list):
             return []
-        return [str(e.get("ip")) if isinstance(e, Mapping) else str(e) for e in entries]
+        return [InstanceIp.from_api(entry) for entry in entries]
+
+    def get_instance_ips(self, serviceid: str | int) -> list[str]:
+        return [entry.ip for entry in self.instance_ips(serviceid)]
+
+    def rdns(self, serviceid: str | int, ip: str) -> str | None:
+        """The PTR name the API reports for ``ip`` of instance ``serviceid`` (no trailing dot), else None."""
+        return next((e.rdns for e in self.instance_ips(serviceid) if e.ip == ip and e.rdns), None)
 
     def list_locations(self) -> list[Location]:
         payload = self.read("get_locations")
@@ -279,16 +285,13 @@ class HostwindsClient:
         try:
             self.mutate("terminate", {"serviceid": sid})
         except InvalidServiceIdError:
-            if self._exists(sid):
+            if self.is_live(sid):
                 raise
             log.info("hostwinds: instance %s is already gone", sid)
             return
         if wait:
-            wait_for(lambda: self._exists(sid), lambda exists: not exists, f"instance {sid} to be terminated",
+            wait_for(lambda: self.is_live(sid), lambda live: not live, f"instance {sid} to be terminated",
                      self.settings.poll, self._clock, self._sleep)
-
-    def _exists(self, sid: str) -> bool:
-        return any(i.serviceid == sid and i.status not in GONE_STATUSES for i in self.list_instances())
 
     def reinstall(self, serviceid: str | int, template: str, wait: bool = True) -> Instance | None:
         sid = _serviceid(serviceid)

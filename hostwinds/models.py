@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hostwinds.errors import DuplicateLabelError
 from toolkit.redact import REDACTOR, Secret, redact_mapping
 
 READY_STATUS = "ACTIVE"
+GONE_STATUSES = frozenset({"DELETED", "TERMINATED", "CANCELLED"})
 
 
 def _text(data: Mapping[str, Any], *names: str) -> str:
@@ -39,6 +41,11 @@ class Instance:
     @property
     def ready(self) -> bool:
         return self.status.upper() == READY_STATUS and not self.task_state
+
+    @property
+    def gone(self) -> bool:
+        """Terminated, deleted or cancelled: the account still lists it, but it is no machine any more."""
+        return self.status in GONE_STATUSES
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Instance:
@@ -71,6 +78,36 @@ class Instance:
             configkey=Secret(configkey) if configkey else None,
             raw=redact_mapping(data),
         )
+
+
+def with_serviceid(instances: Iterable[Instance], serviceid: str) -> Instance | None:
+    """The instance ``serviceid`` in a listing (gone ones included, so callers can report them), else None."""
+    return next((i for i in instances if i.serviceid == serviceid), None)
+
+
+def by_label(instances: Iterable[Instance], label: str) -> Instance | None:
+    """The one live instance labelled ``label`` in a listing, else None; two or more is an error (labels are how a
+    re-run finds its instance, so they must be unique)."""
+    matches = [i for i in instances if i.label == label and not i.gone]
+    if len(matches) > 1:
+        ids = ", ".join(i.serviceid for i in matches)
+        raise DuplicateLabelError(f"{len(matches)} instances are labelled {label!r} (serviceids {ids}); "
+                                  "terminate the extra ones by hand")
+    return matches[0] if matches else None
+
+
+@dataclass(frozen=True)
+class InstanceIp:
+    """One entry of ``get_instance_ips``: an address and its reverse DNS name ("" when none is set)."""
+
+    ip: str
+    rdns: str = ""
+
+    @classmethod
+    def from_api(cls, entry: object) -> InstanceIp:
+        if isinstance(entry, Mapping):
+            return cls(ip=_text(entry, "ip"), rdns=_text(entry, "rdns").rstrip("."))
+        return cls(ip=str(entry))
 
 
 @dataclass(frozen=True)

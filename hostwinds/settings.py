@@ -7,7 +7,9 @@ for 60 s, polling every 30 s up to 30 min) is a default here, overridable for te
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from hostwinds.endpoint import DEFAULT_URL as DEFAULT_URL  # re-exported: callers import it from here
 from hostwinds.endpoint import check_api_url
@@ -75,10 +77,23 @@ class ClientSettings:
         REDACTOR.register(self.api_key)
 
     @classmethod
-    def from_env(cls, **overrides: object) -> ClientSettings:
-        """Settings with the key (and optionally the URL) from HOSTWINDS_API_KEY / HOSTWINDS_API_URL."""
-        key = os.environ.get(ENV_API_KEY, "")
-        if not key:
-            raise ConfigError(ENV_API_KEY, "is not set; export the Hostwinds API key")
-        url = check_api_url(os.environ.get(ENV_API_URL) or DEFAULT_URL, ENV_API_URL)
-        return cls(api_key=Secret(key), url=url, **overrides)  # type: ignore[arg-type]
+    def from_env(cls, env: Mapping[str, str] | None = None, *, api_url: str | None = None,
+                 **overrides: Any) -> ClientSettings:
+        """The one way to build settings from the environment (``env``, default the process's).
+
+        The key comes from HOSTWINDS_API_KEY only (never from config or state). The URL is ``api_url`` (a
+        tenant's ``hostwinds.api_url`` or a provider input), else HOSTWINDS_API_URL, else the contract's; it is
+        checked, and a refusal named after where it came from, before anything can send the key there.
+        ``overrides`` are the other settings (timeouts, rate, retry, polling)."""
+        source = os.environ if env is None else env
+        key = source.get(ENV_API_KEY, "")
+        if not key.strip():
+            raise ConfigError(ENV_API_KEY, "is not set: export the Hostwinds API key (it is read from the environment "
+                                           "only, so it never lands in config or state)")
+        if api_url:
+            url = check_api_url(api_url, "api_url")
+        elif source.get(ENV_API_URL):
+            url = check_api_url(source[ENV_API_URL], ENV_API_URL)
+        else:
+            url = DEFAULT_URL
+        return cls(api_key=Secret(key), url=url, **overrides)

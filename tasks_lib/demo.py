@@ -18,13 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from fleet.stack_outputs import engine_path, stack_outputs
-from fleet.verify import hostwinds_ptr_lookup, verify_tenant
-from hostwinds.client import HostwindsClient
-from hostwinds.settings import ENV_API_KEY, ENV_API_URL, ClientSettings
+from fleet.verify import verify_tenant
 from sandbox.environment import Sandbox
 from sandbox.settings import SandboxSettings
 from toolkit import stack_files
-from toolkit.redact import Secret
 from vault.client import VaultClient
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,10 +73,9 @@ def report(env: dict[str, str]) -> None:
     created.add_row("dns records", "\n".join(outputs.get("dns_records", [])))
     console.print(created)
 
-    hostwinds = HostwindsClient(ClientSettings(api_key=Secret(env[ENV_API_KEY]), url=env[ENV_API_URL]))
     with VaultClient.from_env(env) as vault:
         result = verify_tenant(config, mail_ip=str(outputs["main_ip"]), vault=vault,
-                               ptr_lookup=hostwinds_ptr_lookup(hostwinds, str(outputs["serviceid"])))
+                               serviceid=str(outputs["serviceid"]), env=env)
     checks = Table(title="DNS check at the authoritative server (and DKIM proven with the key in Vault)")
     for column in ("status", "check", "detail"):
         checks.add_column(column, overflow="fold")

@@ -12,10 +12,9 @@ Exit status 1 if anything is missing or wrong, 2 on bad input or an unreachable 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-import yaml
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
@@ -25,25 +24,20 @@ from rich.table import Table
 from dnsrecords import verify
 from dnsrecords.dmarc import DmarcPolicy
 from dnsrecords.recordset import MailDomainInputs
+from toolkit import stack_files
 from toolkit.errors import ToolkitError
+from toolkit.tenant_config import TenantConfig
 
 console = Console()
 STACKS = Path(__file__).resolve().parent.parent / "stacks"
 _STYLE = {"ok": "green", "missing": "red", "wrong": "red", "skipped": "yellow"}
 
 
-def _stack(tenant: str) -> dict[str, Any]:
-    path = STACKS / f"Pulumi.{tenant}.yaml"
-    if not tenant or not path.exists():
-        return {}
-    from toolkit.tenant_config import config_from_stack_file
-
-    config = config_from_stack_file(yaml.safe_load(path.read_text()) or {})
-    return {
-        "domain": config.domain, "selector": config.dkim_selector, "ttl": config.ttl,
-        "includes": config.spf_includes, "dmarc_stage": config.dmarc_stage, "dmarc_rua": config.dmarc_rua,
-        "server": f"{config.dns.server}:{config.dns.port}" if config.dns.server else "",
-    }
+def _stack_config(project: Path, tenant: str) -> TenantConfig | None:
+    """The tenant's stack file, parsed and validated (``toolkit.stack_files``), when there is one."""
+    if not tenant or not (project / "stacks" / f"Pulumi.{tenant}.yaml").exists():
+        return None
+    return stack_files.load(project / "stacks", tenant)
 
 
 def _servers(server: str, domain: str) -> list[verify.Server]:
@@ -63,34 +57,28 @@ def _table(title: str, report: verify.VerifyReport) -> Table:
     return table
 
 
-def _tenant_report(tenant: str, ip: str, use_vault: bool,
+def _tenant_report(config: TenantConfig, ip: str, use_vault: bool,
                    project: Path) -> tuple[str, list[verify.Server], verify.VerifyReport]:
     """Everything from the stack: config and its day-2 intent, live IP/serviceid from its outputs, DKIM key from
     Vault, PTR source."""
     from fleet.intent import apply, load
     from fleet.stack_outputs import stack_outputs
-    from fleet.verify import hostwinds_ptr_lookup, servers_for, verify_tenant
-    from hostwinds.client import HostwindsClient
-    from hostwinds.settings import ClientSettings
-    from toolkit import stack_files
+    from fleet.verify import servers_for, verify_tenant
     from vault.client import VaultClient
 
-    config = stack_files.load(project / "stacks", tenant)
-    outputs = {} if ip else stack_outputs(tenant, work_dir=project)
+    outputs = {} if ip else stack_outputs(config.tenant_id, work_dir=project)
     mail_ip = ip or str(outputs.get("main_ip") or "")
     if not mail_ip:
-        raise Exit(f"stack {tenant!r} has no main_ip output (not deployed?); pass --ip", code=2)
-    ptr = None
-    if config.ptr_check == "hostwinds" and outputs.get("serviceid"):
-        ptr = hostwinds_ptr_lookup(HostwindsClient(ClientSettings.from_env()), str(outputs["serviceid"]))
+        raise Exit(f"stack {config.tenant_id!r} has no main_ip output (not deployed?); pass --ip", code=2)
+    serviceid = str(outputs.get("serviceid") or "")
     servers = servers_for(config)
     if use_vault:
         with VaultClient.from_env() as vault:
-            intent = load(vault, tenant)
+            intent = load(vault, config.tenant_id)
             config = apply(config, intent) if intent is not None else config
-            report = verify_tenant(config, mail_ip=mail_ip, vault=vault, servers=servers, ptr_lookup=ptr)
+            report = verify_tenant(config, mail_ip=mail_ip, vault=vault, serviceid=serviceid, servers=servers)
     else:
-        report = verify_tenant(config, mail_ip=mail_ip, vault=None, servers=servers, ptr_lookup=ptr)
+        report = verify_tenant(config, mail_ip=mail_ip, vault=None, serviceid=serviceid, servers=servers)
     return config.domain, servers, report
 
 
@@ -115,11 +103,12 @@ def check(
     """Check every DNS record of a tenant on the authoritative servers; exit 1 if any is missing or wrong."""
     project = Path(work_dir).resolve() if work_dir else STACKS.parent
     try:
-        if tenant and (project / "stacks" / f"Pulumi.{tenant}.yaml").exists() and not domain:
-            domain, servers, report = _tenant_report(tenant, ip, use_vault=not no_vault, project=project)
+        config = _stack_config(project, tenant)
+        if config is not None and not domain:
+            domain, servers, report = _tenant_report(config, ip, use_vault=not no_vault, project=project)
         else:
             domain, servers, report = _explicit_report(
-                tenant, domain, ip, selector, server, dkim_public_key, dkim_key_file, ptr_server, include,
+                config, domain, ip, selector, server, dkim_public_key, dkim_key_file, ptr_server, include,
                 dmarc_stage, dmarc_rua, ttl,
             )
     except ToolkitError as exc:
@@ -134,21 +123,24 @@ def check(
 
 
 def _explicit_report(
-    tenant: str, domain: str, ip: str, selector: str, server: str, dkim_public_key: str, dkim_key_file: str,
-    ptr_server: str, include: list[str] | None, dmarc_stage: str, dmarc_rua: str, ttl: int,
+    config: TenantConfig | None, domain: str, ip: str, selector: str, server: str, dkim_public_key: str,
+    dkim_key_file: str, ptr_server: str, include: list[str] | None, dmarc_stage: str, dmarc_rua: str, ttl: int,
 ) -> tuple[str, list[verify.Server], verify.VerifyReport]:
-    stack = _stack(tenant)
-    domain = domain or str(stack.get("domain") or "")
+    """The expected set from the options; a stack file, when there is one, fills what the options leave out."""
+    from fleet.verify import domain_inputs
+
+    domain = domain or (config.domain if config else "")
     if not domain or not ip:
         raise Exit("give --domain (or a --tenant with a stack file) and --ip", code=2)
-    inputs = MailDomainInputs(
-        domain=domain, mail_ip=ip, dkim_selector=selector or str(stack.get("selector") or ""),
-        dkim_public_key=dkim_public_key, ttl=ttl or int(stack.get("ttl") or 3600),
-        spf_includes=tuple(include or stack.get("includes") or ()),
-        dmarc=DmarcPolicy(dmarc_stage or stack.get("dmarc_stage") or "none",  # type: ignore[arg-type]
-                          rua=dmarc_rua or stack.get("dmarc_rua") or None),
+    base = domain_inputs(config, mail_ip=ip) if config else MailDomainInputs(domain, ip, "", "")
+    inputs = replace(
+        base, domain=domain, dkim_selector=selector or base.dkim_selector, dkim_public_key=dkim_public_key,
+        ttl=ttl or base.ttl, spf_includes=tuple(include or base.spf_includes),
+        dmarc=DmarcPolicy(dmarc_stage or base.dmarc.stage,  # type: ignore[arg-type]
+                          rua=dmarc_rua or base.dmarc.rua),
     )
-    servers = _servers(server or str(stack.get("server") or ""), domain)
+    stack_server = f"{config.dns.server}:{config.dns.port}" if config and config.dns.server else ""
+    servers = _servers(server or stack_server, domain)
     private = Path(dkim_key_file).read_bytes() if dkim_key_file else None
     ptr = verify.dns_ptr_lookup([verify.parse_server(ptr_server)]) if ptr_server else None
     return domain, servers, verify.verify_inputs(inputs, servers, ptr_lookup=ptr, dkim_private_key=private)

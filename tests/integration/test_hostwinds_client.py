@@ -64,8 +64,11 @@ def test_rename_reinstall_rdns_firewall_power(hw_client: HostwindsClient, hw_lab
     assert renamed is not None and renamed.label == hw_label + "b"
     again = hw_client.reinstall(inst.serviceid, "debian-12")
     assert again is not None and again.ready and again.image == "debian-12"
+    assert hw_client.rdns(inst.serviceid, inst.main_ip) is None
     hw_client.set_rdns(inst.serviceid, inst.main_ip, "mail.example.com")
     assert hw_client.get_instance(inst.serviceid).raw["ips"][0]["rdns"] == "mail.example.com"
+    assert hw_client.rdns(inst.serviceid, inst.main_ip) == "mail.example.com"
+    assert hw_client.rdns(inst.serviceid, "192.0.2.1") is None
     assert hw_client.get_firewall_profile(inst.serviceid).name == "default"
     hw_client.set_firewall_profile(inst.serviceid, "mail")
     assert hw_client.get_firewall_profile(inst.serviceid).name == "mail"
@@ -78,7 +81,9 @@ def test_rename_reinstall_rdns_firewall_power(hw_client: HostwindsClient, hw_lab
 
 def test_terminate_is_idempotent(hw_client: HostwindsClient, hw_label: str) -> None:
     inst = hw_client.create_instance(request_for(hw_label))
+    assert hw_client.is_live(inst.serviceid)
     hw_client.terminate(inst.serviceid)
+    assert not hw_client.is_live(inst.serviceid)
     hw_client.terminate(inst.serviceid)
     assert labelled(hw_client, hw_label) == []
     with pytest.raises(InvalidServiceIdError):

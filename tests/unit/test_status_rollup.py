@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dnsrecords.verify import Check, PtrLookup, VerifyReport
+from dnsrecords.verify import Check, VerifyReport
 from fleet import status as fs
 from fleet.status import Cell, FleetStatus, KeyRecord, Severity, StatusSettings, TenantStatus, collect, worst
 from hostwinds.models import Instance
@@ -51,9 +51,6 @@ class FakeSources:
                 Instance.from_api({"serviceid": "8", "srvrname": "pm-other-1", "status": "ACTIVE",
                                    "main_ip": "192.0.2.8"})]
 
-    def ptr_lookup(self, config: TenantConfig, serviceid: str) -> PtrLookup | None:
-        return None
-
     def vault(self) -> VaultClient:
         self._check("vault")
         return object()  # type: ignore[return-value]  # read_key_record is replaced in these tests
@@ -69,8 +66,8 @@ class FakeSources:
         self._check("backups")
         return [NOW - timedelta(hours=3)], "/backups"
 
-    def verify_dns(self, config: TenantConfig, mail_ip: str, vault: VaultClient | None,
-                   ptr_lookup: PtrLookup | None) -> VerifyReport:
+    def verify_dns(self, config: TenantConfig, mail_ip: str, serviceid: str,
+                   vault: VaultClient | None) -> VerifyReport:
         self._check("dns")
         self.dns_calls.append((mail_ip, vault is not None))
         return VerifyReport([Check("A mail", "ok", mail_ip, mail_ip)])
