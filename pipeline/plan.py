@@ -17,8 +17,10 @@ from toolkit.errors import ToolkitError
 
 STACK_FILE = re.compile(r"^stacks/Pulumi\.(?P<stack>[a-z0-9][a-z0-9-]*)\.yaml$")
 SHARED_PREFIXES = (
-    "components/", "hostwinds/", "vault/", "mailu/", "dnsrecords/", "toolkit/",
+    "components/", "fleet/", "hostwinds/", "vault/", "mailu/", "dnsrecords/", "toolkit/",
 )
+"""Every package the tenant program imports (a unit test derives the list from ``__main__.py`` and fails when one
+is missing: a change there changes what `pulumi up` does)."""
 SHARED_FILES = ("__main__.py", "Pulumi.yaml", "pyproject.toml")
 
 
@@ -37,12 +39,28 @@ class Plan:
         return {"include": [{"stack": stack} for stack in self.stacks]}
 
 
-def all_stacks(repo: Path) -> list[str]:
-    return sorted(
-        match.group("stack")
-        for path in (repo / "stacks").glob("Pulumi.*.yaml")
-        if (match := STACK_FILE.match(f"stacks/{path.name}"))
-    )
+def all_stacks(repo: Path, revision: str = "HEAD") -> list[str]:
+    """The stacks committed at ``revision``: an untracked or uncommitted stack file is not a deployable stack."""
+    try:
+        out = subprocess.run(
+            ["git", "ls-tree", "--name-only", f"{revision}:stacks"], cwd=repo, check=True, capture_output=True,
+            text=True,
+        ).stdout
+    except subprocess.CalledProcessError as exc:
+        raise PlanError(f"git ls-tree {revision}:stacks failed: {exc.stderr.strip()}") from exc
+    return sorted(match.group("stack") for name in out.splitlines() if (match := STACK_FILE.match(f"stacks/{name}")))
+
+
+def stacks_on_disk(project: Path) -> list[str]:
+    """The stack files in a project's working tree (what `ci.deploy` runs when no stack is named)."""
+    return sorted(match.group("stack") for path in (project / "stacks").glob("Pulumi.*.yaml")
+                  if (match := STACK_FILE.match(f"stacks/{path.name}")))
+
+
+def plan_all(existing: Iterable[str], why: str) -> Plan:
+    """Every stack, for one stated reason (no base revision to compare with, a scheduled run)."""
+    ordered = tuple(sorted(set(existing)))
+    return Plan(stacks=ordered, reason=dict.fromkeys(ordered, why))
 
 
 def plan(changed: Iterable[str], existing: Iterable[str]) -> Plan:

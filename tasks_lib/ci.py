@@ -13,7 +13,7 @@ from invoke.tasks import task
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.plan import all_stacks, changed_files, plan
+from pipeline.plan import PlanError, all_stacks, changed_files, plan, plan_all, stacks_on_disk
 from pipeline.stack_checks import stack_file_problems
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,7 +21,7 @@ console = Console(stderr=True)
 
 
 @task(name="plan", help={
-    "base": "git revision to compare with (e.g. origin/main); empty: every stack",
+    "base": "git revision to compare with (e.g. origin/main); empty: every stack committed at --head",
     "head": "git revision of the change (default HEAD)",
 })
 def plan_(c: Context, base: str = "", head: str = "HEAD") -> None:
@@ -34,8 +34,12 @@ def plan_(c: Context, base: str = "", head: str = "HEAD") -> None:
         console.print(f"[red]{problem}[/]", highlight=False)
     if problems:
         raise Exit(f"{len(problems)} problem(s) in stacks/: nothing is planned until they are fixed", code=2)
-    existing = all_stacks(REPO)
-    result = plan(changed_files(REPO, base, head), existing) if base else plan(["Pulumi.yaml"], existing)
+    try:
+        existing = all_stacks(REPO, head)
+        result = (plan(changed_files(REPO, base, head), existing) if base
+                  else plan_all(existing, f"every stack committed at {head} (no --base to compare with)"))
+    except PlanError as exc:
+        raise Exit(f"ci.plan: {exc}", code=2) from None
     for stack, why in result.reason.items():
         console.print(f"[bold]{stack}[/]: {why}")
     for stack in result.removed:
@@ -61,7 +65,7 @@ def deploy(c: Context, stacks: str = "", operation: str = "preview", parallelism
     if operation not in ("preview", "up"):
         raise Exit(f"operation: {operation!r} is not one of: preview, up", code=2)
     project = Path(work_dir).resolve() if work_dir else REPO
-    names = [s for s in stacks.split(",") if s] if stacks else all_stacks(project)
+    names = [s for s in stacks.split(",") if s] if stacks else stacks_on_disk(project)
     if not names:
         console.print("no stacks to run")
         return
