@@ -7,8 +7,9 @@ Order (dependencies, not code order, drive the engine):
   -> DNS records (A, MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, autoconfig, SRV) -> verification.
 
 Day-2 state (key generations, SSH grace windows, DKIM selectors in service, retired and burned, the VPS generation
-of a migration) comes from the tenant's intent record (``fleet.intent``): the program is a pure function of the stack
-config and that intent, so ``pulumi up`` alone reproduces what rotation, revocation and migration asked for.
+of a migration, the DMARC stage in force, an SMTP emergency reset's incident) comes from the tenant's intent record
+(``fleet.intent``): the program is a pure function of the stack config and that intent, so ``pulumi up`` alone
+reproduces what rotation, revocation and migration asked for.
 
 Outputs hold public facts only: ids, addresses, fingerprints, Vault paths and versions; never a secret.
 """
@@ -33,6 +34,7 @@ from fleet.verify import dns_settings, domain_inputs
 from mailu.config import MailuConfig
 from toolkit.tenant_config import TenantConfig
 from vault.keys import DkimState
+from vault.smtp import rotation_trigger as smtp_rotation_trigger
 
 COMPONENT_TYPE = "pm:mail:Tenant"
 SECRETS_LOADER = "vault.mailu_secrets:load"
@@ -57,7 +59,7 @@ class MailTenant(pulumi.ComponentResource):
                                 purge=purge, opts=child)
         smtp = SmtpCredential(f"{name}-smtp-admin", tenant_id=tenant, domain=config.domain,
                               webmail_url=f"https://{config.mail_host}/webmail",
-                              rotation_trigger=generation_trigger(intent.smtp_generation), purge=purge, opts=child)
+                              rotation_trigger=smtp_trigger(intent), purge=purge, opts=child)
         secret_key = MailuSecretKey(f"{name}-mailu-secret-key", tenant_id=tenant,
                                     rotation_trigger=generation_trigger(intent.secret_key_generation),
                                     purge=purge, opts=child)
@@ -170,7 +172,15 @@ def generation_trigger(generation: int) -> str:
     return "" if generation == 1 else f"generation-{generation}"
 
 
+def smtp_trigger(intent: TenantIntent) -> str:
+    """The SMTP credential's trigger: its generation, and the incident id while an emergency reset made it (the
+    provider then writes a 48-byte password and marks the replaced version compromised: ``vault.smtp``)."""
+    emergency = intent.smtp_emergency
+    incident = emergency.incident_id if emergency and emergency.generation == intent.smtp_generation else None
+    return smtp_rotation_trigger(intent.smtp_generation, incident)
+
+
 def verification_config(config: TenantConfig) -> str:
     """The config the verification re-checks against, without the transient ``migration`` block (its removal must
-    not re-run verification)."""
-    return config.model_dump_json(exclude={"migration"})
+    not re-run verification) and the DMARC hold (a scheduling setting: nothing published depends on it)."""
+    return config.model_dump_json(exclude={"migration", "dmarc_hold"})

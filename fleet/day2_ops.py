@@ -13,7 +13,8 @@ from dataclasses import replace
 
 from fleet.clock import iso
 from fleet.day2 import Day2Error, Edit
-from fleet.intent import GraceKey, RetiredDkim, TenantIntent, fresh_selector, taken_selectors
+from fleet.intent import GraceKey, RetiredDkim, SmtpEmergency, TenantIntent, fresh_selector, taken_selectors
+from toolkit import validate
 from vault import kv, paths
 from vault.client import VaultClient
 
@@ -75,6 +76,18 @@ def regenerate_ssh(vault: VaultClient, tenant: str, kind: paths.SshKeyKind) -> E
 
 def rotate_smtp(intent: TenantIntent, _now: dt.datetime) -> TenantIntent:
     return replace(intent, smtp_generation=intent.smtp_generation + 1)
+
+
+def emergency_smtp(incident_id: str) -> Edit:
+    """The emergency reset: a new SMTP generation made for ``incident_id`` (its key resource writes a 48-byte
+    password and marks the version it replaces compromised with the incident: ``vault.smtp``)."""
+    incident = validate.key_id(incident_id, "incident")
+
+    def edit(intent: TenantIntent, now: dt.datetime) -> TenantIntent:
+        generation = intent.smtp_generation + 1
+        return replace(intent, smtp_generation=generation,
+                       smtp_emergency=SmtpEmergency(generation, incident, iso(now)))
+    return edit
 
 
 def rotate_dkim(vault: VaultClient, domain: str) -> Edit:

@@ -18,8 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from dnsrecords.dmarc import STAGES
 from toolkit import validate
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, ValidationError
 from toolkit.tenant_config import MigrationSettings, TenantConfig
 from vault import kv, paths
 from vault.client import VaultClient
@@ -85,6 +86,31 @@ class DkimIntent:
 
 
 @dataclass(frozen=True)
+class DmarcIntent:
+    """The DMARC policy stage in force and when each stage began (``rotate.due`` moves it: ``fleet.dmarc``)."""
+
+    stage: str
+    stack_stage: str
+    """The stack's ``pm:dmarc_stage`` when the schedule (re)started: a later edit of that setting is the operator's
+    decision and wins (``in_force``) until ``rotate.due`` restarts the schedule from it."""
+    began: Mapping[str, str] = field(default_factory=dict)
+    """When each stage was put in force (the latest time, for a stage entered twice)."""
+
+    def in_force(self, stack_stage: str) -> str:
+        return self.stage if stack_stage == self.stack_stage else stack_stage
+
+
+@dataclass(frozen=True)
+class SmtpEmergency:
+    """The emergency reset that made SMTP generation ``generation``: its password is 48 bytes and the version it
+    replaced is marked compromised with ``incident_id`` (the key resource's trigger carries it: ``vault.smtp``)."""
+
+    generation: int
+    incident_id: str
+    started_at: str
+
+
+@dataclass(frozen=True)
 class PendingOp:
     """A task that wrote its intent and has not confirmed the outcome yet: a re-run resumes it, never repeats it."""
 
@@ -108,6 +134,9 @@ class TenantIntent:
     since: Mapping[str, str] = field(default_factory=dict)
     """When each secret's current version was confirmed in service (``admin_ssh``, ``tenant_ssh``, ``smtp_admin``,
     ``mailu_secret_key``, ``dkim``): the ages `rotate.due` and `status` compute, with one read per tenant."""
+    dmarc: DmarcIntent | None = None
+    """None in records written before the DMARC schedule existed: the stack's stage is in force."""
+    smtp_emergency: SmtpEmergency | None = None
     revision: int = 0
     """The Vault version this was read from (0: not stored yet); the next write checks it (CAS)."""
 
@@ -142,6 +171,24 @@ def _ssh(data: Mapping[str, Any]) -> SshIntent:
                      tuple(int(v) for v in data.get("connect_versions") or ()), days)
 
 
+def _dmarc(data: Mapping[str, Any] | None) -> DmarcIntent | None:
+    if not data:
+        return None
+    stages = set(STAGES)
+    dmarc = DmarcIntent(str(data["stage"]), str(data["stack_stage"]),
+                        {str(k): str(v) for k, v in (data.get("began") or {}).items()})
+    if dmarc.stage not in stages or dmarc.stack_stage not in stages or not set(dmarc.began) <= stages:
+        raise ValueError(f"DMARC stages must be {', '.join(STAGES)}: {dict(data)!r}")
+    return dmarc
+
+
+def _emergency(data: Mapping[str, Any] | None) -> SmtpEmergency | None:
+    if not data:
+        return None
+    return SmtpEmergency(_int(data, "generation", 1), validate.key_id(data["incident_id"], "incident_id"),
+                         str(data["started_at"]))
+
+
 def from_data(tenant: str, data: Mapping[str, Any], revision: int) -> TenantIntent:
     try:
         dkim = data["dkim"]
@@ -164,9 +211,11 @@ def from_data(tenant: str, data: Mapping[str, Any], revision: int) -> TenantInte
             pending=None if not pending else PendingOp(str(pending["op"]), str(pending["id"]),
                                                         str(pending["started_at"]), dict(pending.get("details") or {})),
             since={str(k): str(v) for k, v in (data.get("since") or {}).items()},
+            dmarc=_dmarc(data.get("dmarc")),
+            smtp_emergency=_emergency(data.get("smtp_emergency")),
             revision=revision,
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, ValidationError) as exc:
         raise IntentError(f"the intent record of {tenant} is malformed ({type(exc).__name__}: {exc}); "
                           "an operator must repair vps/{tenant}/intent") from None
 
@@ -216,7 +265,12 @@ def initial(config: TenantConfig, taken: set[str], today: dt.date) -> TenantInte
     selector = wanted if wanted and wanted not in taken else fresh_selector(today, taken)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return TenantIntent(config.tenant_id, DkimIntent(selector, secrets.token_hex(8), history=(selector,)),
-                        since=dict.fromkeys(SECRET_NAMES, stamp))
+                        since=dict.fromkeys(SECRET_NAMES, stamp), dmarc=first_dmarc(config, stamp))
+
+
+def first_dmarc(config: TenantConfig, stamp: str) -> DmarcIntent:
+    """A new domain's DMARC schedule: the stack's stage (``none`` by default), in force from ``stamp``."""
+    return DmarcIntent(config.dmarc_stage, config.dmarc_stage, {config.dmarc_stage: stamp})
 
 
 def archived(intent: TenantIntent) -> TenantIntent:
@@ -227,7 +281,7 @@ def archived(intent: TenantIntent) -> TenantIntent:
     return replace(intent, admin_ssh=fresh(intent.admin_ssh), tenant_ssh=fresh(intent.tenant_ssh),
                    smtp_generation=intent.smtp_generation + 1, secret_key_generation=intent.secret_key_generation + 1,
                    dkim=replace(intent.dkim, selector="", nonce="", retired=()), vps_generation=None,
-                   copy_from=None, pending=None)
+                   copy_from=None, pending=None, dmarc=None)
 
 
 def ensure(client: VaultClient, config: TenantConfig, *, write: bool, today: dt.date) -> TenantIntent:
@@ -240,7 +294,9 @@ def ensure(client: VaultClient, config: TenantConfig, *, write: bool, today: dt.
         if current is not None:
             selector = fresh_selector(today, taken_selectors(client, config.domain, current))
             revived = replace(current, dkim=replace(current.dkim, selector=selector, nonce=secrets.token_hex(8),
-                                                    history=(*current.dkim.history, selector)))
+                                                    history=(*current.dkim.history, selector)),
+                              dmarc=current.dmarc or first_dmarc(
+                                  config, dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
             if not write:
                 return revived
             try:
@@ -276,6 +332,8 @@ def change(client: VaultClient, tenant: str, edit: Callable[[TenantIntent], Tena
 def apply(config: TenantConfig, intent: TenantIntent) -> TenantConfig:
     """The configuration the program deploys: the stack's, with the day-2 values of the intent in force."""
     update: dict[str, Any] = {"dkim_selector": intent.dkim.selector,
+                              "dmarc_stage": intent.dmarc.in_force(config.dmarc_stage) if intent.dmarc
+                              else config.dmarc_stage,
                               "migration": MigrationSettings(copy_from=intent.copy_from) if intent.copy_from else None}
     if intent.vps_generation is not None:
         update["hostwinds"] = config.hostwinds.model_copy(update={"vps_generation": intent.vps_generation})

@@ -1,8 +1,8 @@
 """Fleet-wide rotation: read every tenant's rotation state, decide what is due, carry it out with bounded parallelism.
 
-Tenants run in parallel (``parallelism`` workers). Everything due for one tenant becomes one intent change and one
-``pulumi up`` (``fleet.day2``), so a scheduled run is never undone by the next deploy from main. A failure is
-audited and reported, and never stops the other tenants.
+Tenants run in parallel (``parallelism`` workers). Everything due for one tenant (key rotations, ended windows, the
+next DMARC stage) becomes one intent change and one ``pulumi up`` (``fleet.day2``), so a scheduled run is never
+undone by the next deploy from main. A failure is audited and reported, and never stops the other tenants.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleet import day2, day2_ops
+from fleet import day2, day2_ops, dmarc, intent
 from fleet.clock import Clock
 from fleet.day2 import Day2Context, Edit
+from fleet.dmarc import DmarcItem
 from fleet.rotation import (
     SSH_KINDS,
     Action,
@@ -27,6 +28,7 @@ from fleet.rotation import (
     read_snapshot,
 )
 from toolkit import stack_files
+from toolkit.clock import iso
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.redact import scrub
 from toolkit.tenant_config import TenantConfig
@@ -71,8 +73,10 @@ def plan_due(vault: VaultClient, configs: Sequence[TenantConfig], clock: Clock, 
     return due_items(read_snapshots(vault, configs, parallelism, on_read), clock.now())
 
 
-def tenant_edit(ctx: Day2Context, config: TenantConfig, items: Sequence[DueItem]) -> Edit:
-    """Everything due for one tenant as one intent edit (windows closed first, then regenerations and rotations)."""
+def tenant_edit(ctx: Day2Context, config: TenantConfig, items: Sequence[DueItem],
+                dmarc_items: Sequence[DmarcItem] = ()) -> Edit:
+    """Everything due for one tenant as one intent edit (windows closed first, then regenerations and rotations,
+    then the next DMARC stage)."""
     edits: list[Edit] = []
     if any(item.action is Action.FINISH for item in items):
         edits.append(day2_ops.finish())
@@ -85,26 +89,29 @@ def tenant_edit(ctx: Day2Context, config: TenantConfig, items: Sequence[DueItem]
             edits.append(day2_ops.rotate_smtp)
         elif item.kind is Kind.DKIM and item.action is Action.ROTATE:
             edits.append(day2_ops.rotate_dkim(ctx.vault, config.domain))
+    edits += [dmarc.advance(config.dmarc_stage, step.stage, step.target) for step in dmarc_items]
     return day2_ops.compose(*edits)
 
 
 def run_items(ctx: Day2Context, configs: Mapping[str, TenantConfig], items: Sequence[DueItem], *,
-              parallelism: int = 4, dry_run: bool = False,
+              dmarc_items: Sequence[DmarcItem] = (), parallelism: int = 4, dry_run: bool = False,
               on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """One intent change and one ``pulumi up`` per tenant; a tenant's failure never stops the others."""
-    by_tenant: dict[str, list[DueItem]] = {}
+    by_tenant: dict[str, tuple[list[DueItem], list[DmarcItem]]] = {}
     for item in items:
-        by_tenant.setdefault(item.tenant, []).append(item)
+        by_tenant.setdefault(item.tenant, ([], []))[0].append(item)
+    for step in dmarc_items:
+        by_tenant.setdefault(step.tenant, ([], []))[1].append(step)
 
-    def tenant_run(tenant_items: list[DueItem]) -> Outcome:
-        tenant = tenant_items[0].tenant
-        what = ", ".join(f"{i.kind.value} {i.action.value}" for i in tenant_items)
+    def tenant_run(tenant: str, tenant_items: list[DueItem], steps: list[DmarcItem]) -> Outcome:
+        what = ", ".join([*(f"{i.kind.value} {i.action.value}" for i in tenant_items), *(s.what for s in steps)])
         if dry_run:
-            outcome = Outcome(tenant, what, "planned", "; ".join(i.reason for i in tenant_items))
+            reasons = [*(i.reason for i in tenant_items), *(s.reason for s in steps)]
+            outcome = Outcome(tenant, what, "planned", "; ".join(reasons))
         else:
             started = time.monotonic()
             try:
-                result = day2.run(ctx, tenant, "rotate.due", tenant_edit(ctx, configs[tenant], tenant_items),
+                result = day2.run(ctx, tenant, "rotate.due", tenant_edit(ctx, configs[tenant], tenant_items, steps),
                                   details={"items": what})
                 outcome = Outcome(tenant, what, "done", f"versions {result.versions}",
                                   seconds=time.monotonic() - started)
@@ -118,4 +125,24 @@ def run_items(ctx: Day2Context, configs: Mapping[str, TenantConfig], items: Sequ
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        return list(pool.map(tenant_run, by_tenant.values()))
+        return list(pool.map(lambda entry: tenant_run(entry[0], *entry[1]), by_tenant.items()))
+
+
+def record_dmarc_starts(ctx: Day2Context, items: Sequence[DmarcItem]) -> list[Outcome]:
+    """Start the DMARC schedules of ``items`` (verified already): an intent write each, nothing to deploy (the
+    program already publishes that stage)."""
+    outcomes: list[Outcome] = []
+    for item in items:
+        now = ctx.clock.now()
+        try:
+            intent.change(ctx.vault, item.tenant, dmarc.start(item.target, now))
+        except ToolkitError as exc:
+            detail = scrub(str(exc))
+            outcomes.append(Outcome(item.tenant, item.what, "failed", detail))
+            ctx.audit.event("rotate.due", tenant=item.tenant, outcome="failed", error=type(exc).__name__,
+                            detail=detail)
+            continue
+        outcomes.append(Outcome(item.tenant, item.what, "done", f"p={item.target} in force since {iso(now)} "
+                                                                 "(verified; nothing to deploy)"))
+        ctx.audit.event("rotate.due", tenant=item.tenant, outcome="ok", items=item.what, since=iso(now))
+    return outcomes

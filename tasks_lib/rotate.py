@@ -2,6 +2,7 @@
 
     invoke rotate.ssh --tenant acme [--kind admin|tenant]
     invoke rotate.smtp --tenant acme [--accept-unverified]
+    invoke rotate.smtp --tenant acme --incident INC-42 [--emergency]   # emergency reset (48-byte password)
     invoke rotate.dkim --tenant acme
     invoke rotate.finish --tenant acme [--force]     # close grace/overlap windows that have ended
     invoke rotate.due [--dry-run] [--parallelism 4]  # the daily job: whatever is due, every tenant
@@ -15,11 +16,13 @@ Exit codes: 0 done and verified, 2 failed, 3 done but not verifiable here (said 
 
 from __future__ import annotations
 
+import time
+
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from fleet import day2, day2_ops
+from fleet import day2, day2_ops, smtp_reset
 from fleet.access_check import AccessCheck, ssh_access
 from fleet.day2 import Day2Context, Day2Result
 from fleet.intent import load
@@ -71,17 +74,38 @@ def ssh(_c: Context, tenant: str, kind: str = "admin", work_dir: str = "", audit
 
 
 @task(help={"tenant": "tenant id", "accept_unverified": "exit 0 even when no IMAPS login could prove the password",
-            **COMMON_HELP})
-def smtp(_c: Context, tenant: str, accept_unverified: bool = False, work_dir: str = "", audit_log: str = "",
-         now: str = "", verbose: bool = False) -> None:
-    """Rotate the Mailu admin password: new Vault version, set in Mailu, then an IMAPS login is attempted."""
+            "incident": "emergency reset for this incident id: 48-byte password, the replaced Vault version marked "
+                        "compromised with it",
+            "emergency": "ask for the emergency reset (refused without --incident)", **COMMON_HELP})
+def smtp(_c: Context, tenant: str, incident: str = "", emergency: bool = False, accept_unverified: bool = False,
+         work_dir: str = "", audit_log: str = "", now: str = "", verbose: bool = False) -> None:
+    """Rotate the Mailu admin password (new Vault version, set in Mailu, then an IMAPS login is attempted); with
+    --incident, the emergency reset."""
+    started = time.monotonic()
+    reset = None
     try:
+        incident_id = smtp_reset.incident_id_of(incident, emergency=emergency)
         with day2_context(tenant, work_dir=work_dir, audit_log=audit_log, now=now, verbose=verbose) as (ctx, config):
-            result = day2.run(ctx, tenant, "rotate.smtp", day2_ops.rotate_smtp)
+            if incident_id is None:
+                result = smtp_reset.rotate(ctx, tenant)
+            else:
+                reset = smtp_reset.emergency(ctx, tenant, incident_id)
+                result = reset.result
             login = smtp_login(ctx.vault, config)
+            wall = time.monotonic() - started
+            if reset is not None:
+                outcome = {"ok": "ok", "rejected": "failed"}.get(login.status, "unverified")
+                ctx.audit.event("rotate.smtp.emergency", tenant=tenant, outcome=outcome,
+                                incident_id=reset.incident_id, compromised_version=reset.compromised_version,
+                                new_version=reset.new_version, login=login.detail, wall_seconds=round(wall, 1))
     except ToolkitError as exc:
         raise fail(exc) from None
-    report(f"rotate.smtp {tenant}", {**result.summary(), "IMAPS login": login.detail})
+    summary = {**result.summary(), "IMAPS login": login.detail}
+    if reset is not None:
+        summary.update({"incident": reset.incident_id,
+                        "compromised": f"v{reset.compromised_version} (marked in Vault, incident {reset.incident_id})",
+                        "wall time": f"{wall:.1f} s (goal < {smtp_reset.GOAL_SECONDS / 60:.0f} min)"})
+    report(f"rotate.smtp {tenant}" + (" (emergency)" if reset is not None else ""), summary)
     if login.status == "rejected":
         console.print("[red]FAILED[/] Mailu refused the new password")
         raise Exit(code=EXIT_FAILED)

@@ -119,6 +119,11 @@ class TenantConfig(_Strict):
     dns: DnsSettings
     ttl: int = Field(default=3600, ge=60, le=86_400)
     dmarc_stage: Literal["none", "quarantine", "reject"] = "none"
+    """The stage a new domain starts at; `rotate.due` advances it (none -> quarantine pct=10 after 30 days -> reject
+    after 90: ``fleet.dmarc``). Editing it later is an operator's decision: that stage is put in force and the
+    schedule continues from it."""
+    dmarc_hold: bool = False
+    """Hold the DMARC stage where it is: `rotate.due` does not advance a domain that is not ready."""
     dmarc_rua: str | None = None
     spf_includes: tuple[str, ...] = ()
     ssh_key_type: Literal["rsa4096", "ed25519"] = "rsa4096"

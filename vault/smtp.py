@@ -2,11 +2,17 @@
 
 The transit key (``aes256-gcm96``) never leaves Vault; ``smtp/<tenant>/admin`` holds the ``vault:vN:...``
 ciphertext. ``decrypt_password`` is for the installer; humans get a wrapped 900 s view (vault.wrapping).
+
+The emergency reset (`rotate.smtp --incident ID`) reaches the key resource through its rotation trigger
+(``rotation_trigger(generation, incident_id)``): the version it writes has a 48-byte password and marks the version
+it replaces compromised with the incident id (``compromised``: version, incident, when; KV history keeps the old
+version itself, which cannot change).
 """
 
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +29,7 @@ TRANSIT_KEY = "smtp-admin"
 PASSWORD_BYTES = 32
 EMERGENCY_PASSWORD_BYTES = 48
 ROTATION_POLICY = "180_days"
+_EMERGENCY_TRIGGER = re.compile(r"generation-(\d+)-incident-([A-Za-z0-9_-]{1,64})")
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,20 @@ class StoredCredential:
     version: int
     username: str
     webmail_url: str
+
+
+def rotation_trigger(generation: int, incident_id: str | None = None) -> str:
+    """The credential's ``rotation_trigger`` at ``generation`` (empty at 1, the value before day-2 intent existed);
+    an emergency reset's trigger carries its incident id."""
+    if incident_id:
+        return f"generation-{generation}-incident-{validate.key_id(incident_id, 'incident_id')}"
+    return "" if generation == 1 else f"generation-{generation}"
+
+
+def incident_in(trigger: str) -> str | None:
+    """The incident id an emergency trigger carries (None for an ordinary rotation)."""
+    match = _EMERGENCY_TRIGGER.fullmatch(trigger or "")
+    return match.group(2) if match else None
 
 
 def generate_password(nbytes: int = PASSWORD_BYTES) -> Secret:
@@ -72,7 +93,8 @@ def store_admin_credential(
     previous version compromised (history is kept for the audit trail).
 
     ``trigger`` (the engine's rotation trigger) makes a repeat idempotent: when the current version was written for
-    the same trigger (an update interrupted after the write), it is returned instead of writing another."""
+    the same trigger (an update interrupted after the write), it is returned instead of writing another. An
+    emergency trigger (``rotation_trigger(generation, incident_id)``) stands for ``incident_id``."""
     path = paths.smtp_admin(tenant_id)
     if trigger:
         try:
@@ -84,6 +106,7 @@ def store_admin_credential(
                                       str(current.data["webmail_url"]))
             return stored, decrypt(client, str(current.data["encrypted_password"]))
     name = validate.domain(domain)
+    incident_id = incident_id or incident_in(trigger)
     if incident_id is not None:
         validate.key_id(incident_id, field="incident_id")
     new_password = password or generate_password(
@@ -107,11 +130,16 @@ def store_admin_credential(
         "rotation_trigger": trigger,
     }
     compromised = list(previous.get("compromised_versions", []))
+    marks = list(previous.get("compromised", []))
     if incident_id:
-        compromised.append(version)
         data["incident_id"] = incident_id
+        if previous and version not in compromised:
+            compromised.append(version)
+            marks.append({"version": version, "incident_id": incident_id, "marked_at": stamp})
     if compromised:
         data["compromised_versions"] = compromised
+    if marks:
+        data["compromised"] = marks
     new_version = kv.write(client, path, data, cas=version)
     return StoredCredential(path.logical, new_version, data["username"], url), new_password
 
