@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import importlib
 
-from invoke import Collection
+from invoke.collection import Collection
 
-NAMESPACES = ("sandbox", "demo", "tenant", "dns", "apikey", "vault", "dr", "rotate", "ssh", "status", "ci")
+from tasks_lib import options
+
+options.install()  # a bad option value is one message naming the option, not a traceback
+
+NAMESPACES = ("sandbox", "demo", "tenant", "dns", "apikey", "vault", "dr", "rotate", "ssh", "smtp", "status", "ci")
 
 namespace = Collection()
 for _name in NAMESPACES:

@@ -41,7 +41,23 @@ def _env() -> tuple[SandboxSettings, dict[str, str]]:
     sandbox_env = Sandbox.default(settings).up()
     env = {**os.environ, **sandbox_env}
     env["PATH"] = engine_path(env)
+    _point_demo_at(sandbox_env)
     return settings, env
+
+
+def _point_demo_at(sandbox_env: dict[str, str]) -> None:
+    """The demo's stack file names the sandbox's DNS primary and Hostwinds API; a sandbox on other ports
+    (PM_SANDBOX_*_PORT) gets them edited in, through the one stack-file writer."""
+    config = stack_files.load(REPO / "stacks", STACK)
+    wanted = {"dns.server": sandbox_env["PM_DNS_SERVER"], "dns.port": int(sandbox_env["PM_DNS_PORT"]),
+              "dns.zone": sandbox_env["PM_DNS_ZONE"], "dns.tsig_key_name": sandbox_env["PM_DNS_TSIG_NAME"],
+              "hostwinds.api_url": sandbox_env["HOSTWINDS_API_URL"]}
+    current = {"dns.server": config.dns.server, "dns.port": config.dns.port, "dns.zone": config.dns.zone,
+               "dns.tsig_key_name": config.dns.tsig_key_name, "hostwinds.api_url": config.hostwinds.api_url}
+    changes = {key: value for key, value in wanted.items() if current[key] != value}
+    if changes:
+        stack_files.edit(REPO / "stacks", STACK, changes)
+        console.print(f"stacks/Pulumi.{STACK}.yaml now points at this sandbox ({', '.join(sorted(changes))})")
 
 
 @task(default=True)
