@@ -30,7 +30,7 @@ from fleet.audit import AuditLog, audit_path
 from toolkit import connection, stack_files
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.redact import Secret, scrub
-from vault import apikeys
+from vault import apikeys, wrapping
 from vault.client import VaultClient
 
 console = Console(log_path=False)
@@ -73,10 +73,9 @@ def _show_key(client: VaultClient, info: apikeys.ApiKeyInfo, key: Secret, wrap_t
     console.print(f"key id {info.key_id}  tenant {info.tenant_id}  tier {info.tier.value} "
                   f"({info.rate_limit_per_minute}/min, burst {info.burst})  scopes {','.join(info.scopes)}")
     if wrap_ttl:
-        reply = client.write("sys/wrapping/wrap", {"api_key": key.reveal()}, wrap_ttl=f"{wrap_ttl}s")
-        token = (reply or {}).get("wrap_info", {}).get("token", "")
+        wrapped = wrapping.wrap_data(client, {"api_key": key.reveal()}, ttl=wrap_ttl)
         console.print(f"single-use wrapping token (valid {wrap_ttl} s; unwrap with `bao unwrap <token>`):")
-        print(token)
+        print(wrapped.token.reveal())
     else:
         console.print("[bold yellow]The key is shown once and cannot be recovered:[/]")
         print(key.reveal())
