@@ -1,11 +1,8 @@
-"""Rotation policy and what is due: plain, clock-driven logic over the rotation fields stored in Vault.
+"""What is due: plain, clock-driven logic over a tenant's key ages (``fleet.key_age``) and day-2 windows.
 
-Policies (requirements sections 2, 3, 5): SSH keys every 90 days (the secret's ``rotation_policy``, 30..365),
-the Mailu admin password every 180 days, DKIM keys every 365 days. A key's age counts from ``last_rotated``
-(else ``created_at``, else the KV version's ``created_time``).
-
-Open windows come from the tenant's day-2 intent (``fleet.intent``): SSH grace keys (``until``), retired DKIM
-selectors (``remove_after``) and a revoked tenant key waiting for ``regenerate``.
+Key ages and policies are ``fleet.key_age``'s (the same numbers `status` shows). Open windows come from the tenant's
+day-2 intent (``fleet.intent``): SSH grace keys (``until``), retired DKIM selectors (``remove_after``) and a revoked
+tenant key waiting for ``regenerate``.
 
 ``due_items`` is pure: snapshot in, list of ``DueItem`` out. Reading the snapshots is ``read_snapshot``.
 """
@@ -13,41 +10,19 @@ selectors (``remove_after``) and a revoked tenant key waiting for ``regenerate``
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from fleet import intent
-from fleet.clock import parse_instant
-from toolkit.errors import ConfigError, ToolkitError, ValidationError
+from fleet.key_age import KINDS, UPCOMING, AgeState, KeyAge, read_key_ages
+from fleet.key_age import SSH_KINDS as SSH_KINDS
+from fleet.key_age import Kind as Kind
+from toolkit.clock import parse_instant
+from toolkit.errors import ValidationError
 from toolkit.tenant_config import TenantConfig
-from vault import kv, paths
+from vault import paths
 from vault.client import VaultClient
-from vault.errors import SecretNotFound
-
-SSH_DAYS_DEFAULT = 90
-SSH_DAYS_RANGE = (30, 365)
-SMTP_DAYS = 180
-DKIM_DAYS = 365
-SSH_GRACE = dt.timedelta(hours=24)
-DKIM_OVERLAP = dt.timedelta(hours=48)
-UPCOMING = dt.timedelta(days=7)
-"""Monitoring hook: "rotation due within 7 days" is reported, not acted on."""
-PRIVATE_FIELDS = frozenset({"private_key", "encrypted_password"})
-_POLICY = re.compile(r"^(\d{1,3})_days$")
-
-
-class RotationError(ToolkitError):
-    """A rotation step failed or was refused; the message says which and what state things are in."""
-
-
-class Kind(StrEnum):
-    SSH_ADMIN = "ssh-admin"
-    SSH_TENANT = "ssh-tenant"
-    SMTP = "smtp"
-    DKIM = "dkim"
 
 
 class Action(StrEnum):
@@ -56,58 +31,12 @@ class Action(StrEnum):
     REGENERATE = "regenerate"  # a revoked SSH key has no replacement yet
 
 
-_SINCE_NAMES = {Kind.SSH_ADMIN: "admin_ssh", Kind.SSH_TENANT: "tenant_ssh", Kind.SMTP: "smtp_admin",
-                Kind.DKIM: "dkim"}
-SSH_KINDS: dict[Kind, paths.SshKeyKind] = {Kind.SSH_ADMIN: paths.SshKeyKind.ADMIN,
-                                           Kind.SSH_TENANT: paths.SshKeyKind.TENANT}
-
-
 def ssh_kind(name: str) -> paths.SshKeyKind:
     """``admin``/``tenant`` (or ``admin_ssh``/``tenant_ssh``) -> the Vault key kind."""
     text = str(name).strip().lower().removesuffix("_ssh")
     if text not in ("admin", "tenant"):
         raise ValidationError("kind", f"{name!r} must be admin or tenant")
     return paths.SshKeyKind(f"{text}_ssh")
-
-
-def ssh_policy_days(value: object, default: int = SSH_DAYS_DEFAULT) -> int:
-    """Days of an SSH ``rotation_policy`` (``"90_days"`` or an int), checked against 30..365."""
-    if value in (None, ""):
-        return default
-    if isinstance(value, int):
-        days = value
-    else:
-        match = _POLICY.fullmatch(str(value))
-        if not match:
-            raise ConfigError("rotation_policy", f"{value!r} must look like '90_days'")
-        days = int(match.group(1))
-    low, high = SSH_DAYS_RANGE
-    if not low <= days <= high:
-        raise ConfigError("rotation_policy", f"{days} days is outside {low}..{high}")
-    return days
-
-
-@dataclass(frozen=True)
-class SecretSnapshot:
-    """The non-secret fields of one rotated secret's current version (private fields are dropped on read)."""
-
-    kind: Kind
-    path: str
-    version: int
-    data: Mapping[str, Any]
-    created_time: str = ""
-
-    def instant(self, key: str) -> dt.datetime | None:
-        value = self.data.get(key)
-        return parse_instant(str(value), key) if value else None
-
-    @property
-    def rotated_at(self) -> dt.datetime | None:
-        for key in ("last_rotated", "created_at"):
-            value = self.instant(key)
-            if value is not None:
-                return value
-        return parse_instant(self.created_time[:19] + "Z", "created_time") if self.created_time else None
 
 
 @dataclass(frozen=True)
@@ -121,10 +50,9 @@ class TenantSnapshot:
     tenant: str
     domain: str
     dkim_selector: str
-    secrets: dict[Kind, SecretSnapshot] = field(default_factory=dict)
+    keys: dict[Kind, KeyAge] = field(default_factory=dict)
     retired: tuple[RetiredSelector, ...] = ()
     grace: dict[Kind, tuple[dt.datetime, ...]] = field(default_factory=dict)
-    revoked: tuple[Kind, ...] = ()
     missing: tuple[str, ...] = ()
     """Vault paths that do not exist (tenant not provisioned yet): reported, not rotated."""
 
@@ -156,36 +84,28 @@ def _days(delta: dt.timedelta) -> str:
     return f"{delta.total_seconds() / 86_400:.1f} d"
 
 
-def _age_item(tenant: str, snap: SecretSnapshot, days: int, now: dt.datetime) -> DueItem:
-    rotated = snap.rotated_at
-    if rotated is None:
-        return DueItem(tenant, snap.kind, Action.ROTATE, now, f"{snap.path}: no rotation date recorded")
-    due_at = rotated + dt.timedelta(days=days)
-    return DueItem(tenant, snap.kind, Action.ROTATE, due_at,
-                   f"{snap.path} v{snap.version}: last rotated {_days(now - rotated)} ago, policy {days} days")
+def _key_item(tenant: str, age: KeyAge, now: dt.datetime) -> DueItem:
+    if age.state(now) is AgeState.REVOKED:
+        return DueItem(tenant, age.kind, Action.REGENERATE, now, f"{age.path}: revoked, no new key yet")
+    if age.rotated_at is None:
+        return DueItem(tenant, age.kind, Action.ROTATE, now, f"{age.path}: {age.problem}")
+    version = f" v{age.version}" if age.version else ""
+    return DueItem(tenant, age.kind, Action.ROTATE, age.due_at(now), f"{age.path}{version}: last rotated "
+                   f"{_days(now - age.rotated_at)} ago, policy {age.period_days} days")
 
 
 def tenant_items(snapshot: TenantSnapshot, now: dt.datetime) -> list[DueItem]:
     """Every scheduled event of one tenant (due or not): rotations, window ends, regenerations."""
     items: list[DueItem] = []
     tenant = snapshot.tenant
-    for kind in (Kind.SSH_ADMIN, Kind.SSH_TENANT):
-        snap = snapshot.secrets.get(kind)
-        if snap is None:
+    for kind in KINDS:
+        age = snapshot.keys.get(kind)
+        if age is None:
             continue
         for until in snapshot.grace.get(kind, ()):
             items.append(DueItem(tenant, kind, Action.FINISH, until,
-                                 f"{snap.path}: previous key authorized until {until:%Y-%m-%d %H:%M}Z"))
-        if kind in snapshot.revoked:
-            items.append(DueItem(tenant, kind, Action.REGENERATE, now, f"{snap.path}: revoked, no new key yet"))
-        else:
-            items.append(_age_item(tenant, snap, ssh_policy_days(snap.data.get("rotation_policy")), now))
-    smtp = snapshot.secrets.get(Kind.SMTP)
-    if smtp is not None:
-        items.append(_age_item(tenant, smtp, SMTP_DAYS, now))
-    dkim = snapshot.secrets.get(Kind.DKIM)
-    if dkim is not None:
-        items.append(_age_item(tenant, dkim, DKIM_DAYS, now))
+                                 f"{age.path}: previous key authorized until {until:%Y-%m-%d %H:%M}Z"))
+        items.append(_key_item(tenant, age, now))
     for retired in snapshot.retired:
         items.append(DueItem(tenant, Kind.DKIM, Action.FINISH, retired.remove_after,
                              f"selector {retired.selector} published until {retired.remove_after:%Y-%m-%d %H:%M}Z",
@@ -216,44 +136,21 @@ def due_items(snapshots: Iterable[TenantSnapshot], now: dt.datetime, *, upcoming
 
 
 # --------------------------------------------------------------------------------------------- reading Vault
-def public_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k not in PRIVATE_FIELDS}
-
-
-def read_secret(client: VaultClient, kind: Kind, path: paths.SecretPath) -> SecretSnapshot:
-    record = kv.read(client, path)
-    return SecretSnapshot(kind, path.logical, record.version, public_fields(record.data), record.created_time)
-
-
-def read_snapshot(client: VaultClient, config: TenantConfig) -> TenantSnapshot:
-    """The rotation-relevant state of one tenant: its intent, then 4 KV reads (admin/tenant SSH, SMTP, DKIM)."""
-    current = intent.load(client, config.tenant_id)
+def snapshot_of(client: VaultClient, config: TenantConfig, current: intent.TenantIntent | None) -> TenantSnapshot:
+    """The rotation-relevant state of one tenant from its (already read) intent: key ages (``fleet.key_age``) and
+    open windows. No intent: the tenant was never deployed, which is noted."""
     if current is None:
         return TenantSnapshot(config.tenant_id, config.domain, config.dkim_selector,
                               missing=(paths.intent(config.tenant_id).logical,))
-    secrets: dict[Kind, SecretSnapshot] = {}
-    missing: list[str] = []
+    keys, missing = read_key_ages(client, current, config.domain)
     retired = tuple(RetiredSelector(r.selector, parse_instant(r.remove_after, "remove_after"))
                     for r in current.dkim.retired)
     grace = {kind: tuple(parse_instant(g.until, "until") for g in current.ssh(key_kind).grace)
              for kind, key_kind in SSH_KINDS.items()}
-    revoked = (Kind.SSH_TENANT,) if current.tenant_ssh.revoked else ()
-    if all(name in current.since for name in _SINCE_NAMES.values()):  # one read: ages recorded in the intent
-        for kind, name in _SINCE_NAMES.items():
-            policy = {"rotation_policy": f"{current.ssh(SSH_KINDS[kind]).rotation_days}_days"} \
-                if kind in SSH_KINDS else {}
-            secrets[kind] = SecretSnapshot(kind, f"{paths.intent(config.tenant_id).logical}#{name}", 0,
-                                           {"last_rotated": current.since[name], **policy})
-        return TenantSnapshot(config.tenant_id, config.domain, current.dkim.selector, secrets, retired, grace,
-                              revoked)
-    wanted: list[tuple[Kind, paths.SecretPath]] = [
-        (Kind.SSH_ADMIN, paths.admin_ssh(config.tenant_id)), (Kind.SSH_TENANT, paths.tenant_ssh(config.tenant_id)),
-        (Kind.SMTP, paths.smtp_admin(config.tenant_id)), (Kind.DKIM, paths.dkim(config.domain, current.dkim.selector)),
-    ]
-    for kind, path in wanted:
-        try:
-            secrets[kind] = read_secret(client, kind, path)
-        except SecretNotFound:
-            missing.append(path.logical)
-    return TenantSnapshot(config.tenant_id, config.domain, current.dkim.selector, secrets, retired, grace, revoked,
-                          tuple(missing))
+    return TenantSnapshot(config.tenant_id, config.domain, current.dkim.selector, keys, retired, grace, missing)
+
+
+def read_snapshot(client: VaultClient, config: TenantConfig) -> TenantSnapshot:
+    """The rotation-relevant state of one tenant: its intent, then (only when the intent does not record every
+    key's age) 4 KV reads."""
+    return snapshot_of(client, config, intent.load(client, config.tenant_id))

@@ -1,7 +1,9 @@
-"""An injectable clock: rotation ages and grace windows are computed from ``Clock.now()``, never from sleeps.
+"""The one injectable clock: rotation ages, grace windows, backup freshness and status thresholds are computed from
+``Clock.now()``, never from sleeps.
 
-``SystemClock`` is the real UTC time; ``FrozenClock`` is set and moved by hand (tests, "what would be due on
-<date>" dry runs). Instants are timezone-aware UTC; Vault and stack files store them as ``YYYY-MM-DDTHH:MM:SSZ``.
+``SystemClock`` is the real UTC time (``SYSTEM_CLOCK``: the default of every function that takes a clock);
+``FrozenClock`` is set and moved by hand (tests, "what would be due on <date>" dry runs). Instants are
+timezone-aware UTC; Vault and stack files store them as ``YYYY-MM-DDTHH:MM:SSZ``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+SYSTEM_CLOCK: Clock = SystemClock()
 
 
 class FrozenClock:

@@ -6,13 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from toolkit.clock import FrozenClock
 from vault.backup.freshness import Freshness, assess
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-def clock() -> datetime:
-    return NOW
+clock = FrozenClock(NOW)
 
 
 @pytest.mark.parametrize(

@@ -9,36 +9,29 @@ from pathlib import Path
 import pytest
 
 from fleet.audit import AuditLog
-from fleet.clock import FrozenClock, iso, parse_instant
-from fleet.intent import fresh_selector
-from fleet.rotation import (
-    Action,
-    Kind,
-    RetiredSelector,
-    SecretSnapshot,
-    TenantSnapshot,
-    due_items,
-    ssh_kind,
-    ssh_policy_days,
-)
+from fleet.intent import DkimIntent, IntentError, SshIntent, TenantIntent, fresh_selector, from_data
+from fleet.key_age import KeyAge, key_age, period_days
+from fleet.rotation import Action, Kind, RetiredSelector, TenantSnapshot, due_items, ssh_kind
 from toolkit.authorized_keys import blobs, render, same_keys
-from toolkit.errors import ConfigError, ValidationError
+from toolkit.clock import FrozenClock, iso, parse_instant
+from toolkit.errors import ValidationError
 
 T0 = parse_instant("2026-01-01T00:00:00Z")
+INTENT = TenantIntent("acme", DkimIntent("pm20260101", "nonce"))
 
 
-def snap(kind: Kind, rotated: dt.datetime, **extra: object) -> SecretSnapshot:
-    return SecretSnapshot(kind, f"x/{kind.value}", 1, {"last_rotated": iso(rotated), **extra})
+def snap(kind: Kind, rotated: dt.datetime, intent: TenantIntent = INTENT) -> KeyAge:
+    return KeyAge(kind, f"x/{kind.value}", period_days(kind, intent), rotated, 1)
 
 
-def tenant(**secrets: SecretSnapshot) -> TenantSnapshot:
-    by_kind = {Kind(k.replace("_", "-")): v for k, v in secrets.items()}
+def tenant(**keys: KeyAge) -> TenantSnapshot:
+    by_kind = {Kind(k.replace("_", "-")): v for k, v in keys.items()}
     return TenantSnapshot("acme", "acme.example", "pm20260101", by_kind)
 
 
 def test_ssh_policy_ages_with_the_clock() -> None:
     clock = FrozenClock(T0)
-    snapshot = tenant(ssh_admin=snap(Kind.SSH_ADMIN, T0, rotation_policy="90_days"))
+    snapshot = tenant(ssh_admin=snap(Kind.SSH_ADMIN, T0))
     clock.advance(days=89)
     assert due_items([snapshot], clock.now()).due == []
     assert [i.kind for i in due_items([snapshot], clock.now()).upcoming] == [Kind.SSH_ADMIN]
@@ -47,13 +40,16 @@ def test_ssh_policy_ages_with_the_clock() -> None:
     assert [(i.kind, i.action) for i in plan.due] == [(Kind.SSH_ADMIN, Action.ROTATE)]
 
 
-def test_configurable_ssh_policy_and_its_bounds() -> None:
-    snapshot = tenant(ssh_tenant=snap(Kind.SSH_TENANT, T0, rotation_policy="30_days"))
+def test_ssh_policy_comes_from_the_intent_and_its_bounds() -> None:
+    thirty = replace(INTENT, tenant_ssh=SshIntent(rotation_days=30))
+    snapshot = tenant(ssh_tenant=snap(Kind.SSH_TENANT, T0, thirty))
     assert due_items([snapshot], T0 + dt.timedelta(days=30)).due[0].kind is Kind.SSH_TENANT
-    assert ssh_policy_days("365_days") == 365 and ssh_policy_days(None) == 90
-    for bad in ("29_days", "366_days", "weekly"):
-        with pytest.raises(ConfigError):
-            ssh_policy_days(bad)
+    assert period_days(Kind.SSH_ADMIN, thirty) == 90 and period_days(Kind.SSH_TENANT, thirty) == 30
+    dkim = {"selector": "pm20260101", "nonce": "n"}
+    assert from_data("acme", {"dkim": dkim, "admin_ssh": {"rotation_days": 365}}, 1).admin_ssh.rotation_days == 365
+    for bad in (29, 366, "90_days"):
+        with pytest.raises(IntentError):
+            from_data("acme", {"dkim": dkim, "admin_ssh": {"rotation_days": bad}}, 1)
 
 
 def test_smtp_180_and_dkim_365_days() -> None:
@@ -77,7 +73,7 @@ def test_grace_window_finishes_only_after_it_ends_and_blocks_rotation() -> None:
 
 
 def test_revoked_key_needs_regeneration() -> None:
-    snapshot = replace(tenant(ssh_tenant=snap(Kind.SSH_TENANT, T0)), revoked=(Kind.SSH_TENANT,))
+    snapshot = tenant(ssh_tenant=replace(snap(Kind.SSH_TENANT, T0), revoked=True))
     assert [i.action for i in due_items([snapshot], T0).due] == [Action.REGENERATE]
 
 
@@ -90,18 +86,22 @@ def test_retired_dkim_selector_removed_after_48_hours() -> None:
 
 
 def test_missing_dates_fall_back_and_missing_secrets_are_noted() -> None:
-    created_only = SecretSnapshot(Kind.SMTP, "smtp/acme/admin", 3, {"created_at": iso(T0)})
-    assert due_items([tenant(smtp=created_only)], T0 + dt.timedelta(days=181)).due[0].kind is Kind.SMTP
-    kv_time = SecretSnapshot(Kind.SMTP, "smtp/acme/admin", 3, {}, created_time="2026-01-01T00:00:00.123456Z")
-    assert due_items([tenant(smtp=kv_time)], T0 + dt.timedelta(days=179)).due == []
+    def smtp(**stamps: object) -> TenantSnapshot:
+        return tenant(smtp=key_age(Kind.SMTP, "smtp/acme/admin", 180, stamps, version=3))
+
+    assert due_items([smtp(last_rotated="", created_at=iso(T0))], T0 + dt.timedelta(days=181)).due[0].kind is Kind.SMTP
+    kv_time = smtp(last_rotated=None, created_time="2026-01-01T00:00:00.123456789Z")
+    assert due_items([kv_time], T0 + dt.timedelta(days=179)).due == []
+    undated = due_items([smtp()], T0).due
+    assert [(i.kind, i.due_at) for i in undated] == [(Kind.SMTP, T0)] and "no rotation date" in undated[0].reason
     missing = TenantSnapshot("new", "new.example", "pm1", {}, missing=("vps/new/admin_ssh",))
     assert "not found" in due_items([missing], T0).notes[0]
 
 
 def test_due_order_per_tenant_finish_before_rotate() -> None:
     snapshot = replace(tenant(ssh_admin=snap(Kind.SSH_ADMIN, T0 + dt.timedelta(days=150)), smtp=snap(Kind.SMTP, T0),
-                              ssh_tenant=snap(Kind.SSH_TENANT, T0)),
-                       grace={Kind.SSH_ADMIN: (T0,)}, revoked=(Kind.SSH_TENANT,))
+                              ssh_tenant=replace(snap(Kind.SSH_TENANT, T0), revoked=True)),
+                       grace={Kind.SSH_ADMIN: (T0,)})
     due = due_items([snapshot], T0 + dt.timedelta(days=200)).due
     assert [i.action for i in due] == [Action.REGENERATE, Action.FINISH, Action.ROTATE]
 

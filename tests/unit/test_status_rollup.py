@@ -11,15 +11,20 @@ import pytest
 
 from dnsrecords.verify import Check, VerifyReport
 from fleet import status as fs
-from fleet.status import Cell, FleetStatus, KeyRecord, Severity, StatusSettings, TenantStatus, collect, worst
+from fleet.intent import DkimIntent, SshIntent, TenantIntent
+from fleet.key_age import KINDS, KeyAge, Kind, period_days, secret_paths
+from fleet.status import Cell, FleetStatus, Severity, StatusSettings, TenantStatus, collect
+from fleet.status_model import worst
+from fleet.status_sources import KeyAges
 from hostwinds.models import Instance
 from toolkit import stack_files
+from toolkit.clock import FrozenClock
 from toolkit.redact import Secret
 from toolkit.tenant_config import TenantConfig
 from vault.client import NodeHealth, VaultClient
-from vault.paths import SecretPath
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+CLOCK = FrozenClock(NOW)
 
 
 def _raw(tenant: str) -> dict[str, Any]:
@@ -30,11 +35,15 @@ def _raw(tenant: str) -> dict[str, Any]:
 class FakeSources:
     """Every source answers from memory; ``broken`` names sources that raise."""
 
-    def __init__(self, broken: set[str] | None = None, status: str = "ACTIVE", outputs: bool = True) -> None:
+    def __init__(self, broken: set[str] | None = None, status: str = "ACTIVE", outputs: bool = True,
+                 no_intent: bool = False, absent: tuple[Kind, ...] = ()) -> None:
         self.broken = broken or set()
         self.status = status
         self.outputs = outputs
+        self.no_intent = no_intent
+        self.absent = absent
         self.dns_calls: list[tuple[str, bool]] = []
+        self.admin_keys: list[str] = []
 
     def _check(self, name: str) -> None:
         if name in self.broken:
@@ -42,7 +51,8 @@ class FakeSources:
 
     def stack_outputs(self, tenant: str) -> Mapping[str, Any]:
         self._check("outputs")
-        return {"serviceid": "7", "main_ip": "192.0.2.7"} if self.outputs else {}
+        vault = {"admin_ssh": {"path": "vps/x/admin_ssh", "version": 4}, "dkim": {"path": "dkim/x/y", "version": 2}}
+        return {"serviceid": "7", "main_ip": "192.0.2.7", "vault": vault} if self.outputs else {}
 
     def instances(self, config: TenantConfig) -> list[Instance]:
         self._check("hostwinds")
@@ -53,10 +63,23 @@ class FakeSources:
 
     def vault(self) -> VaultClient:
         self._check("vault")
-        return object()  # type: ignore[return-value]  # read_key_record is replaced in these tests
+        return object()  # type: ignore[return-value]  # a handle the other fake methods receive, never used
 
-    def intent(self, tenant: str, vault: VaultClient) -> None:
-        return None  # no day-2 intent: the stack file's values are in force
+    def intent(self, tenant: str, vault: VaultClient) -> TenantIntent | None:
+        self._check("intent")
+        if self.no_intent:
+            return None
+        return TenantIntent(tenant, DkimIntent("pm20260101", "nonce"), tenant_ssh=SshIntent(rotation_days=30))
+
+    def key_ages(self, config: TenantConfig, current: TenantIntent, vault: VaultClient) -> KeyAges:
+        wanted = secret_paths(config.tenant_id, config.domain, current.dkim.selector)
+        ages = {kind: KeyAge(kind, wanted[kind].logical, period_days(kind, current), NOW - timedelta(days=10))
+                for kind in KINDS if kind not in self.absent}
+        return ages, tuple(wanted[kind].logical for kind in self.absent)
+
+    def admin_key(self, tenant: str, vault: VaultClient) -> Secret:
+        self.admin_keys.append(tenant)
+        return Secret("fake-admin-private-key")
 
     def vault_nodes(self) -> list[NodeHealth]:
         self._check("vault-health")
@@ -78,15 +101,9 @@ class FakeSources:
 
 
 @pytest.fixture
-def stacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def stacks(tmp_path: Path) -> Path:
     for tenant in ("acme", "beta"):
         stack_files.create(tmp_path, _raw(tenant))
-
-    def fake_record(vault: VaultClient, name: str, path: SecretPath) -> KeyRecord:
-        return KeyRecord(name, path.logical, NOW - timedelta(days=10), fs.ROTATION_DAYS[name], 1)
-
-    monkeypatch.setattr(fs, "read_key_record", fake_record)
-    monkeypatch.setattr(fs.vault_keys, "read_private", lambda vault, path: Secret("fake-admin-private-key"))
     return tmp_path
 
 
@@ -95,7 +112,7 @@ def _settings(stacks: Path) -> StatusSettings:
 
 
 def test_healthy_fleet(stacks: Path) -> None:
-    result = collect(_settings(stacks), sources=FakeSources(), clock=lambda: NOW)
+    result = collect(_settings(stacks), sources=FakeSources(), clock=CLOCK)
     assert [t.tenant for t in result.tenants] == ["acme", "beta"]
     acme = result.tenants[0]
     assert set(acme.cells) == set(fs.COLUMNS)
@@ -112,7 +129,7 @@ def test_healthy_fleet(stacks: Path) -> None:
 
 
 def test_one_failing_system_is_one_unknown_cell(stacks: Path) -> None:
-    result = collect(_settings(stacks), ["acme"], sources=FakeSources({"backups"}), clock=lambda: NOW)
+    result = collect(_settings(stacks), ["acme"], sources=FakeSources({"backups"}), clock=CLOCK)
     cells = result.tenants[0].cells
     assert cells["backup"].severity is Severity.UNKNOWN
     assert "RuntimeError" in cells["backup"].details["error"]
@@ -123,13 +140,13 @@ def test_errors_are_redacted(stacks: Path) -> None:
     from toolkit.redact import REDACTOR
 
     REDACTOR.register("s3cr3t-token-value")
-    result = collect(_settings(stacks), ["acme"], sources=FakeSources({"vault-health"}), clock=lambda: NOW)
+    result = collect(_settings(stacks), ["acme"], sources=FakeSources({"vault-health"}), clock=CLOCK)
     assert "s3cr3t-token-value" not in str(result.to_json())
 
 
 def test_vault_down_spares_vps_backup_and_dns(stacks: Path) -> None:
     sources = FakeSources({"vault", "vault-health"})
-    cells = collect(_settings(stacks), ["acme"], sources=sources, clock=lambda: NOW).tenants[0].cells
+    cells = collect(_settings(stacks), ["acme"], sources=sources, clock=CLOCK).tenants[0].cells
     assert {n: c.severity.value for n, c in cells.items()} == {
         "vps": "ok", "keys": "unknown", "backup": "ok", "dns": "ok", "vault": "unknown", "certificate": "unknown"}
     assert sources.dns_calls == [("192.0.2.7", False)]  # DNS checked without the DKIM signing proof
@@ -137,13 +154,13 @@ def test_vault_down_spares_vps_backup_and_dns(stacks: Path) -> None:
 
 def test_no_outputs_falls_back_to_the_label(stacks: Path) -> None:
     for sources in (FakeSources(outputs=False), FakeSources({"outputs"})):
-        cell = collect(_settings(stacks), ["acme"], sources=sources, clock=lambda: NOW).tenants[0].cells["vps"]
+        cell = collect(_settings(stacks), ["acme"], sources=sources, clock=CLOCK).tenants[0].cells["vps"]
         assert cell.severity is Severity.OK and cell.details["serviceid"] == "7"
         assert cell.details["source"].startswith("label lookup")
 
 
 def test_stopped_vps_makes_the_fleet_critical(stacks: Path) -> None:
-    result = collect(_settings(stacks), sources=FakeSources(status="STOPPED"), clock=lambda: NOW)
+    result = collect(_settings(stacks), sources=FakeSources(status="STOPPED"), clock=CLOCK)
     assert all(t.cells["vps"].severity is Severity.CRITICAL for t in result.tenants)
     assert result.severity is Severity.CRITICAL and result.exit_code == 2
     assert result.summary()["tenants"]["critical"] == 2
@@ -151,17 +168,17 @@ def test_stopped_vps_makes_the_fleet_critical(stacks: Path) -> None:
 
 def test_hostwinds_down_leaves_dns_on_the_stack_ip(stacks: Path) -> None:
     sources = FakeSources({"hostwinds"})
-    cells = collect(_settings(stacks), ["acme"], sources=sources, clock=lambda: NOW).tenants[0].cells
+    cells = collect(_settings(stacks), ["acme"], sources=sources, clock=CLOCK).tenants[0].cells
     assert cells["vps"].severity is Severity.UNKNOWN and cells["dns"].severity is Severity.OK
     assert sources.dns_calls == [("192.0.2.7", True)]
 
 
 def test_unreadable_stack_file_is_reported_not_raised(stacks: Path) -> None:
     (stacks / "Pulumi.bad.yaml").write_text("config:\n  pm:tenant_id: bad\n  pm:colour: blue\n")
-    result = collect(_settings(stacks), sources=FakeSources(), clock=lambda: NOW)
+    result = collect(_settings(stacks), sources=FakeSources(), clock=CLOCK)
     bad = next(t for t in result.tenants if t.tenant == "bad")
     assert bad.severity is Severity.UNKNOWN and "pm:colour" in bad.cells["vps"].details["error"]
-    missing = collect(_settings(stacks), ["ghost"], sources=FakeSources(), clock=lambda: NOW).tenants[0]
+    missing = collect(_settings(stacks), ["ghost"], sources=FakeSources(), clock=CLOCK).tenants[0]
     assert missing.cells["vps"].summary == "stack file unreadable"
 
 
@@ -175,3 +192,33 @@ def test_worst_and_exit_code() -> None:
     assert FleetStatus([warn], NOW).exit_code == 0
     assert FleetStatus([warn, crit], NOW).exit_code == 2
     assert FleetStatus([], NOW).exit_code == 0
+
+
+def test_keys_come_through_the_sources_with_the_intent_policy(stacks: Path) -> None:
+    sources = FakeSources()
+    cell = collect(_settings(stacks), ["acme"], sources=sources, clock=CLOCK).tenants[0].cells["keys"]
+    entries = {e["name"]: e for e in cell.details["keys"]}
+    assert {n: e["period_days"] for n, e in entries.items()} == {
+        "admin_ssh": 90, "tenant_ssh": 30, "smtp": 180, "dkim": 365}  # tenant_ssh: the intent's 30 days
+    assert {n: e["version"] for n, e in entries.items()} == {"admin_ssh": 4, "tenant_ssh": 0, "smtp": 0, "dkim": 2}
+    assert entries["dkim"]["path"] == "dkim/acme.example.test/pm20260101"
+    assert cell.severity is Severity.OK and cell.summary == "next: tenant_ssh in 20 d"
+    assert sources.admin_keys == ["acme"]  # the certificate probe's admin key, read through the sources too
+
+
+def test_missing_keys_and_missing_intent(stacks: Path) -> None:
+    missing = collect(_settings(stacks), ["acme"], sources=FakeSources(absent=(Kind.DKIM,)), clock=CLOCK)
+    cell = missing.tenants[0].cells["keys"]
+    assert cell.severity is Severity.CRITICAL and cell.summary == "dkim missing in Vault"
+    undeployed = collect(_settings(stacks), ["acme"], sources=FakeSources(no_intent=True), clock=CLOCK)
+    cell = undeployed.tenants[0].cells["keys"]
+    assert cell.severity is Severity.CRITICAL and "no day-2 intent" in cell.summary
+    unreadable = collect(_settings(stacks), ["acme"], sources=FakeSources({"intent"}), clock=CLOCK)
+    cells = unreadable.tenants[0].cells
+    assert cells["keys"].severity is Severity.UNKNOWN and "day-2 intent" in cells["keys"].details["error"]
+    assert cells["dns"].severity is Severity.OK  # the stack file's config is checked instead
+
+
+def test_columns_are_the_probe_table() -> None:
+    assert fs.COLUMNS == ("vps", "keys", "backup", "dns", "vault", "certificate")
+    assert [name for name, _ in fs.PROBES] == list(fs.COLUMNS)

@@ -11,31 +11,21 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from dnsrecords.verify import Check, VerifyReport
-from fleet.status import (
-    Cell,
-    KeyRecord,
-    Severity,
-    StatusError,
-    backup_cell,
-    certificate_cell,
-    dns_cell,
-    key_rotation,
-    keys_cell,
-    parse_certificate,
-    parse_stamp,
-    rotation_days,
-    vault_cell,
-    vps_cell,
-)
+from fleet.key_age import KeyAge, Kind
+from fleet.status_cells import backup_cell, dns_cell, key_entry, keys_cell, vault_cell, vps_cell
+from fleet.status_cert import certificate_cell, parse_certificate
+from fleet.status_model import Cell, Severity, StatusError
 from hostwinds.models import Instance
+from toolkit.clock import FrozenClock
 from vault.backup.freshness import assess
 from vault.client import NodeHealth
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+KINDS = {"admin_ssh": Kind.SSH_ADMIN, "smtp": Kind.SMTP, "dkim": Kind.DKIM}
 
 
-def _key(days_ago: float, period: int = 90, name: str = "admin_ssh") -> KeyRecord:
-    return KeyRecord(name, f"vps/acme/{name}", NOW - timedelta(days=days_ago), period, 1)
+def _key(days_ago: float, period: int = 90, name: str = "admin_ssh") -> KeyAge:
+    return KeyAge(KINDS[name], f"vps/acme/{name}", period, NOW - timedelta(days=days_ago), 1)
 
 
 # ------------------------------------------------------------------------------------------------ keys
@@ -44,6 +34,7 @@ def _key(days_ago: float, period: int = 90, name: str = "admin_ssh") -> KeyRecor
     (82.9, 90, "ok", ""),            # 7.1 days left
     (83, 90, "warning", "due within 7 days"),   # exactly 7 days left
     (89.9, 90, "warning", "due within 7 days"),
+    (90, 90, "critical", "due now"),  # `rotate.due` rotates it now (status said "warning" here before)
     (90.01, 90, "critical", "overdue"),
     (170, 180, "ok", ""),
     (175, 180, "warning", "due within 7 days"),
@@ -51,7 +42,7 @@ def _key(days_ago: float, period: int = 90, name: str = "admin_ssh") -> KeyRecor
     (366, 365, "critical", "overdue"),
 ])
 def test_key_rotation_thresholds(days_ago: float, period: int, severity: str, note: str) -> None:
-    entry = key_rotation(_key(days_ago, period), NOW)
+    entry = key_entry(_key(days_ago, period), NOW)
     assert (entry["severity"], entry["detail"]) == (severity, note)
     assert entry["next_rotation"] == (NOW - timedelta(days=days_ago) + timedelta(days=period)).replace(
         microsecond=0).isoformat().replace("+00:00", "Z")
@@ -65,18 +56,15 @@ def test_keys_cell_rolls_up_and_flags_missing_keys() -> None:
     assert soon.severity is Severity.WARNING and "smtp due within 7 days" in soon.summary
     missing = keys_cell([_key(10)], ["dkim"], NOW)
     assert missing.severity is Severity.CRITICAL and "dkim missing in Vault" in missing.summary
-    undated = keys_cell([KeyRecord("smtp", "smtp/acme/admin", None, 180)], [], NOW)
-    assert undated.severity is Severity.UNKNOWN
 
 
-def test_rotation_policy_and_stamps() -> None:
-    assert rotation_days({"rotation_policy": "30_days"}, 90) == 30
-    assert rotation_days({"rotation_policy": "weird"}, 90) == 90
-    assert rotation_days({}, 365) == 365
-    assert parse_stamp("2026-05-01T10:00:00Z") == datetime(2026, 5, 1, 10, tzinfo=UTC)
-    assert parse_stamp("2026-05-01T10:00:00.123456789Z") == datetime(2026, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
-    assert parse_stamp("2026-05-01T10:00:00") == datetime(2026, 5, 1, 10, tzinfo=UTC)
-    assert parse_stamp("") is None and parse_stamp("yesterday") is None and parse_stamp(None) is None
+def test_a_key_rotate_due_would_act_on_is_critical() -> None:
+    """An undated key and a revoked one are due for `rotate.due` (rotation, regeneration): status said "unknown"
+    and "ok" for them; both are critical now."""
+    undated = keys_cell([KeyAge(Kind.SMTP, "smtp/acme/admin", 180, None, 3, "no rotation date recorded")], [], NOW)
+    assert undated.severity is Severity.CRITICAL and "no rotation date recorded: rotation due" in undated.summary
+    revoked = keys_cell([KeyAge(Kind.SSH_TENANT, "vps/acme/tenant_ssh", 90, NOW, 2, revoked=True)], [], NOW)
+    assert revoked.severity is Severity.CRITICAL and "revoked" in revoked.summary
 
 
 # ------------------------------------------------------------------------------------------------ backups
@@ -85,14 +73,14 @@ def test_rotation_policy_and_stamps() -> None:
     (47.9, "warning", True), (48.1, "critical", True),
 ])
 def test_backup_freshness(hours: float, severity: str, alert: bool) -> None:
-    cell = backup_cell(assess([NOW - timedelta(hours=hours)], lambda: NOW), 1, "/backups")
+    cell = backup_cell(assess([NOW - timedelta(hours=hours)], FrozenClock(NOW)), 1, "/backups")
     assert cell.severity.value == severity and cell.details["alert"] is alert
     assert cell.details["age_hours"] == pytest.approx(hours, abs=0.01)
     assert ("alert > 25 h" in cell.summary) is alert
 
 
 def test_no_backup_is_critical() -> None:
-    cell = backup_cell(assess([], lambda: NOW), 0, "/backups")
+    cell = backup_cell(assess([], FrozenClock(NOW)), 0, "/backups")
     assert cell.severity is Severity.CRITICAL and cell.summary == "no backup" and cell.details["alert"] is True
 
 
