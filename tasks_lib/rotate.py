@@ -95,7 +95,7 @@ def smtp(_c: Context, tenant: str, incident: str = "", emergency: bool = False, 
             wall = time.monotonic() - started
             if reset is not None:
                 outcome = {"ok": "ok", "rejected": "failed"}.get(login.status, "unverified")
-                ctx.audit.event("rotate.smtp.emergency", tenant=tenant, outcome=outcome,
+                ctx.audit.event("rotate.smtp.emergency.report", tenant=tenant, outcome=outcome,
                                 incident_id=reset.incident_id, compromised_version=reset.compromised_version,
                                 new_version=reset.new_version, login=login.detail, wall_seconds=round(wall, 1))
     except ToolkitError as exc:
