@@ -105,7 +105,7 @@ def _handover(raw: Mapping[str, Any]) -> Handover:
                     str(raw.get("override_reason") or ""))
 
 
-def _from_data(tenant: str, data: Mapping[str, Any], revision: int) -> HandoverRecord:
+def from_data(tenant: str, data: Mapping[str, Any], revision: int) -> HandoverRecord:
     try:
         handovers = tuple(_handover(h) for h in data.get("handovers") or ())
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -120,7 +120,7 @@ def load(client: VaultClient, tenant_id: str) -> HandoverRecord:
         record = kv.read(client, record_path(tenant_id))
     except SecretNotFound:
         return HandoverRecord(tenant_id, (), kv.current_version(client, record_path(tenant_id)))
-    return _from_data(tenant_id, record.data, record.version)
+    return from_data(tenant_id, record.data, record.version)
 
 
 def current_key(client: VaultClient, tenant_id: str) -> kv.KvVersionInfo:
