@@ -127,3 +127,21 @@ def report(title: str, summary: Mapping[str, Any]) -> None:
     for check in summary.get("checks", []):
         table.add_row("check", scrub(str(check)))
     console.print(table)
+
+
+@contextmanager
+def audited(event: str, *, tenant: str = "*", audit_log: str = "",
+            env: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    """One audit event for a task, whatever happens: yields a details dict to fill (never secrets); the outcome is
+    ``ok``, ``refused`` for a ToolkitError (re-raised), ``failed`` otherwise. ``tenant="*"``: fleet-wide."""
+    log = AuditLog(audit_path(audit_log, env=env if env is not None else connection_env()))
+    details: dict[str, Any] = {}
+    try:
+        yield details
+    except ToolkitError as exc:
+        log.event(event, tenant=tenant, outcome="refused", error=f"{type(exc).__name__}: {exc}", **details)
+        raise
+    except BaseException as exc:
+        log.event(event, tenant=tenant, outcome="failed", error=type(exc).__name__, **details)
+        raise
+    log.event(event, tenant=tenant, outcome=str(details.pop("outcome", "ok")), **details)

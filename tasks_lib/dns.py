@@ -11,7 +11,7 @@ Exit status 1 if anything is missing or wrong, 2 on bad input or an unreachable 
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from rich.table import Table
 from dnsrecords import verify
 from dnsrecords.dmarc import DmarcPolicy
 from dnsrecords.recordset import MailDomainInputs
+from tasks_lib.day2 import connection_env
 from toolkit import stack_files
 from toolkit.errors import ToolkitError
 from toolkit.tenant_config import TenantConfig
@@ -40,11 +41,11 @@ def _stack_config(project: Path, tenant: str) -> TenantConfig | None:
     return stack_files.load(project / "stacks", tenant)
 
 
-def _servers(server: str, domain: str) -> list[verify.Server]:
+def _servers(server: str, domain: str, env: Mapping[str, str]) -> list[verify.Server]:
     if server:
         return [verify.parse_server(server)]
-    if os.environ.get("PM_DNS_SERVER"):
-        return [verify.parse_server(f"{os.environ['PM_DNS_SERVER']}:{os.environ.get('PM_DNS_PORT', '53')}")]
+    if env.get("PM_DNS_SERVER"):
+        return [verify.parse_server(f"{env['PM_DNS_SERVER']}:{env.get('PM_DNS_PORT', '53')}")]
     return verify.authoritative_servers(domain)
 
 
@@ -57,8 +58,8 @@ def _table(title: str, report: verify.VerifyReport) -> Table:
     return table
 
 
-def _tenant_report(config: TenantConfig, ip: str, use_vault: bool,
-                   project: Path) -> tuple[str, list[verify.Server], verify.VerifyReport]:
+def _tenant_report(config: TenantConfig, ip: str, use_vault: bool, project: Path,
+                   env: Mapping[str, str]) -> tuple[str, list[verify.Server], verify.VerifyReport]:
     """Everything from the stack: config and its day-2 intent, live IP/serviceid from its outputs, DKIM key from
     Vault, PTR source."""
     from fleet.intent import apply, load
@@ -66,19 +67,20 @@ def _tenant_report(config: TenantConfig, ip: str, use_vault: bool,
     from fleet.verify import servers_for, verify_tenant
     from vault.client import VaultClient
 
-    outputs = {} if ip else stack_outputs(config.tenant_id, work_dir=project)
+    outputs = {} if ip else stack_outputs(config.tenant_id, work_dir=project, env=env)
     mail_ip = ip or str(outputs.get("main_ip") or "")
     if not mail_ip:
         raise Exit(f"stack {config.tenant_id!r} has no main_ip output (not deployed?); pass --ip", code=2)
     serviceid = str(outputs.get("serviceid") or "")
     servers = servers_for(config)
     if use_vault:
-        with VaultClient.from_env() as vault:
+        with VaultClient.from_env(env) as vault:
             intent = load(vault, config.tenant_id)
             config = apply(config, intent) if intent is not None else config
-            report = verify_tenant(config, mail_ip=mail_ip, vault=vault, serviceid=serviceid, servers=servers)
+            report = verify_tenant(config, mail_ip=mail_ip, vault=vault, serviceid=serviceid, servers=servers,
+                                   env=env)
     else:
-        report = verify_tenant(config, mail_ip=mail_ip, vault=None, serviceid=serviceid, servers=servers)
+        report = verify_tenant(config, mail_ip=mail_ip, vault=None, serviceid=serviceid, servers=servers, env=env)
     return config.domain, servers, report
 
 
@@ -102,14 +104,15 @@ def check(
 ) -> None:
     """Check every DNS record of a tenant on the authoritative servers; exit 1 if any is missing or wrong."""
     project = Path(work_dir).resolve() if work_dir else STACKS.parent
+    env = connection_env()
     try:
         config = _stack_config(project, tenant)
         if config is not None and not domain:
-            domain, servers, report = _tenant_report(config, ip, use_vault=not no_vault, project=project)
+            domain, servers, report = _tenant_report(config, ip, not no_vault, project, env)
         else:
             domain, servers, report = _explicit_report(
                 config, domain, ip, selector, server, dkim_public_key, dkim_key_file, ptr_server, include,
-                dmarc_stage, dmarc_rua, ttl,
+                dmarc_stage, dmarc_rua, ttl, env,
             )
     except ToolkitError as exc:
         console.print(f"[red]dns.check failed:[/] {exc}")
@@ -125,6 +128,7 @@ def check(
 def _explicit_report(
     config: TenantConfig | None, domain: str, ip: str, selector: str, server: str, dkim_public_key: str,
     dkim_key_file: str, ptr_server: str, include: list[str] | None, dmarc_stage: str, dmarc_rua: str, ttl: int,
+    env: Mapping[str, str],
 ) -> tuple[str, list[verify.Server], verify.VerifyReport]:
     """The expected set from the options; a stack file, when there is one, fills what the options leave out."""
     from fleet.verify import domain_inputs
@@ -140,7 +144,7 @@ def _explicit_report(
                           rua=dmarc_rua or base.dmarc.rua),
     )
     stack_server = f"{config.dns.server}:{config.dns.port}" if config and config.dns.server else ""
-    servers = _servers(server or stack_server, domain)
+    servers = _servers(server or stack_server, domain, env)
     private = Path(dkim_key_file).read_bytes() if dkim_key_file else None
     ptr = verify.dns_ptr_lookup([verify.parse_server(ptr_server)]) if ptr_server else None
     return domain, servers, verify.verify_inputs(inputs, servers, ptr_lookup=ptr, dkim_private_key=private)

@@ -17,7 +17,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 from rich.table import Table
 
-from tasks_lib.day2 import connection_env
+from tasks_lib.day2 import audited, connection_env
 from tasks_lib.vault import (
     DEST_HELP,
     KEY_HELP,
@@ -51,13 +51,17 @@ def drill(c: Context, backup: str = "", dest: str = "", s3_endpoint: str = "", k
     if not verify_token:
         raise Exit("set PM_RESTORE_VERIFY_TOKEN or VAULT_TOKEN (a token of the source cluster)", code=2)
     try:
-        key = backup_key(key_file, env)
-        store = store_for(dest, s3_endpoint, env)
-        backup = backup or latest_backup(store).name  # a backup must exist before anyone is asked for keys
-        keys = source_unseal_keys(unseal_keys_file, env)
-        with reporting() as rep:
-            result = run_drill(store, key, keys, Secret(verify_token), backup=backup,
-                               step=rep.step, tick=rep.tick)
+        with audited("dr.drill", env=env) as details:
+            key = backup_key(key_file, env)
+            store = store_for(dest, s3_endpoint, env)
+            backup = backup or latest_backup(store).name  # a backup must exist before anyone is asked for keys
+            details["backup"] = backup
+            keys = source_unseal_keys(unseal_keys_file, env)
+            with reporting() as rep:
+                result = run_drill(store, key, keys, Secret(verify_token), backup=backup,
+                                   step=rep.step, tick=rep.tick)
+            details.update(outcome="ok" if result.ok else "failed", secrets_checked=result.secrets.checked,
+                           mismatched=len(result.secrets.mismatched), missing=len(result.secrets.missing))
     except ToolkitError as exc:
         raise fail(exc) from None
     _print(result, store.description)

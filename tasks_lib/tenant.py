@@ -17,7 +17,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 from rich.console import Console
 
-from tasks_lib.day2 import REPO, connection_env
+from tasks_lib.day2 import REPO, audited, connection_env
 from toolkit import stack_files
 from toolkit.errors import ConfigError
 
@@ -92,7 +92,10 @@ def new(c: Context, tenant: str, domain: str, size: str = "", location: str = ""
     options["dns_zone"] = options.get("dns_zone") or domain
     project = Path(work_dir).resolve() if work_dir else REPO
     try:
-        path = stack_files.create(project / "stacks", raw_config(tenant, domain, options), overwrite=force)
+        with audited("tenant.new", tenant=tenant, env=env) as details:
+            details.update(domain=domain, overwrite=force)
+            path = stack_files.create(project / "stacks", raw_config(tenant, domain, options), overwrite=force)
+            details["stack_file"] = str(path)
     except ConfigError as exc:
         raise Exit(f"tenant.new: {exc}\n(nothing was written)", code=2) from None
     console.print(f"wrote {path}; next: `pulumi stack init {tenant}` and `pulumi up --stack {tenant}`")

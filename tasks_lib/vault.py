@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import json as jsonlib
+import os
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -22,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tasks_lib.day2 import connection_env
+from tasks_lib.day2 import audited, connection_env
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.redact import REDACTOR, Secret, scrub
 from vault.backup import (
@@ -132,12 +133,15 @@ def backup(c: Context, dest: str = "", s3_endpoint: str = "", key_file: str = ""
     """Take an encrypted raft snapshot of Vault, verify it, store it, apply retention."""
     env = connection_env()
     try:
-        key = backup_key(key_file, env)
-        store = store_for(dest, s3_endpoint, env)
-        endpoint = VaultEndpoint.from_env(env)
-        with reporting() as rep:
-            result = create_backup(endpoint, store, key, canaries=not no_canary, step=rep.step, tick=rep.tick)
-            pruned = [] if no_prune else prune(store)
+        with audited("vault.backup", env=env) as details:
+            key = backup_key(key_file, env)
+            store = store_for(dest, s3_endpoint, env)
+            details["destination"] = store.description
+            endpoint = VaultEndpoint.from_env(env)
+            with reporting() as rep:
+                result = create_backup(endpoint, store, key, canaries=not no_canary, step=rep.step, tick=rep.tick)
+                pruned = [] if no_prune else prune(store)
+            details.update(backup=result.manifest.name, secrets=len(result.manifest.secrets), pruned=pruned)
     except ToolkitError as exc:
         raise fail(exc) from None
     m = result.manifest
@@ -176,14 +180,17 @@ def restore(c: Context, backup: str = "latest", target: str = "", dest: str = ""
         raise Exit("give --target (or PM_RESTORE_TARGET_ADDRS), PM_RESTORE_TARGET_TOKEN and "
                    "PM_RESTORE_VERIFY_TOKEN or VAULT_TOKEN", code=2)
     try:
-        key = backup_key(key_file, env)
-        store = store_for(dest, s3_endpoint, env)
-        name = latest_backup(store).name if backup == "latest" else backup
-        keys = source_unseal_keys(unseal_keys_file, env)
-        endpoint = VaultEndpoint(addresses, Secret(target_token))
-        with reporting() as rep, tempfile.TemporaryDirectory(prefix="pm-vault-restore-") as work:
-            report, manifest = restore_backup(store, name, key, endpoint, keys, Secret(verify_token), Path(work),
-                                              require_canaries=not allow_no_canaries, step=rep.step)
+        with audited("vault.restore", env=env) as details:
+            key = backup_key(key_file, env)
+            store = store_for(dest, s3_endpoint, env)
+            name = latest_backup(store).name if backup == "latest" else backup
+            details.update(backup=name, source=store.description, target=list(addresses))
+            keys = source_unseal_keys(unseal_keys_file, env)
+            endpoint = VaultEndpoint(addresses, Secret(target_token))
+            with reporting() as rep, tempfile.TemporaryDirectory(prefix="pm-vault-restore-") as work:
+                report, manifest = restore_backup(store, name, key, endpoint, keys, Secret(verify_token),
+                                                  Path(work), require_canaries=not allow_no_canaries, step=rep.step)
+            details["canaries"] = report.canaries_checked
     except ToolkitError as exc:
         raise fail(exc) from None
     console.print(_table(f"restore of {report.backup} [green]OK[/]", {
@@ -227,3 +234,79 @@ def backup_status(c: Context, dest: str = "", s3_endpoint: str = "", json: bool 
         }))
     if report.exit_code:
         raise Exit(code=report.exit_code)
+
+
+@task(help={
+    "secret_id_file": "also issue a secret id for the system AppRole and write it to this new file (mode 0600; "
+                      "never printed): what VAULT_SECRET_ID is read from",
+    "wrap_ttl": "instead, print a single-use wrapping token for a new secret id, valid N seconds "
+                "(unwrap with `bao unwrap`)",
+})
+def bootstrap(c: Context, secret_id_file: str = "", wrap_ttl: int = 0) -> None:
+    """Bring a Vault (VAULT_ADDR, an admin VAULT_TOKEN) to the toolkit's layout: mounts, transit key, policies,
+    AppRole/JWT, admin MFA. Idempotent; prints the system AppRole's role id for VAULT_ROLE_ID."""
+    from vault.bootstrap import bootstrap as apply_bootstrap
+    from vault.bootstrap import issue_system_secret_id
+    from vault.client import VaultClient
+
+    if secret_id_file and wrap_ttl:
+        raise Exit("vault.bootstrap: give --secret-id-file or --wrap-ttl, not both", code=2)
+    if secret_id_file and Path(secret_id_file).exists():
+        raise Exit(f"vault.bootstrap: {secret_id_file} exists; a secret id is written only to a new file", code=2)
+    env = connection_env()
+    try:
+        with audited("vault.bootstrap", env=env) as details, VaultClient.from_env(env) as client:
+            result = apply_bootstrap(client)
+            details.update(vault=list(client.config.addresses), changed=result.changed,
+                           secret_id="file" if secret_id_file else "wrapped" if wrap_ttl else "none")
+            rows: dict[str, object] = {
+                "Vault": ", ".join(client.config.addresses),
+                "changed": "; ".join(result.changed) or "nothing (already bootstrapped)",
+                "audit devices": ", ".join(result.audit_devices) or "[red]none: declare one in the server config[/]",
+                "VAULT_ROLE_ID": result.system_role_id,
+            }
+            if secret_id_file:
+                secret = issue_system_secret_id(client)
+                fd = os.open(secret_id_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secret.reveal() + "\n")
+                rows["VAULT_SECRET_ID"] = f"written to {secret_id_file} (mode 0600)"
+            elif wrap_ttl:
+                wrapped = issue_system_secret_id(client, wrap_ttl=f"{wrap_ttl}s")
+                rows["VAULT_SECRET_ID"] = f"wrapped, single use, {wrap_ttl} s: printed below"
+    except ToolkitError as exc:
+        raise fail(exc) from None
+    console.print(_table("vault bootstrap [green]OK[/]", rows))
+    if wrap_ttl and not secret_id_file:
+        print(wrapped.reveal())
+
+
+@task(name="ci-roles", help={
+    "repository": "the GitHub repository (owner/name) whose workflows may log in",
+    "branch": "the branch whose pushes deploy (role ci-deploy; default main)",
+    "jwt_pubkey_file": "verify job tokens against this PEM public key instead of GitHub's OIDC discovery "
+                       "(air-gapped issuers, tests)",
+    "issuer": "the token issuer (default GitHub Actions')",
+})
+def ci_roles(c: Context, repository: str, branch: str = "main", jwt_pubkey_file: str = "", issuer: str = "") -> None:
+    """The Vault roles the workflows log in with (`invoke ci.vault-login`): ci-deploy for pushes to --branch,
+    ci-preview for pull requests of --repository; both bound to the repository claim, no stored secret."""
+    from vault.ci_auth import GITHUB_ISSUER, configure_ci_jwt
+    from vault.client import VaultClient
+
+    if repository.count("/") != 1 or not all(repository.split("/")):
+        raise Exit(f"vault.ci-roles: --repository {repository!r} must be owner/name", code=2)
+    keys = [Path(jwt_pubkey_file).read_text()] if jwt_pubkey_file else []
+    discovery = None if keys else (issuer or GITHUB_ISSUER)
+    roles = {"ci-deploy": {"repository": repository, "ref": f"refs/heads/{branch}"},
+             "ci-preview": {"repository": repository, "event_name": "pull_request"}}
+    try:
+        with audited("vault.ci-roles") as details, VaultClient.from_env(connection_env()) as client:
+            details["roles"] = roles
+            for role, claims in roles.items():
+                configure_ci_jwt(client, role=role, bound_claims=claims, oidc_discovery_url=discovery,
+                                 validation_pubkeys=keys, bound_issuer=issuer or GITHUB_ISSUER)
+    except ToolkitError as exc:
+        raise fail(exc) from None
+    console.print(_table("CI roles [green]OK[/]", {
+        role: ", ".join(f"{k}={v}" for k, v in claims.items()) for role, claims in roles.items()}))

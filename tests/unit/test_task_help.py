@@ -4,6 +4,7 @@ one message naming the option (never a traceback)."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import re
 
@@ -13,7 +14,6 @@ from invoke.program import Program
 import tasks
 
 OPTION = re.compile(r"^  (-\w( [A-Z]+)?, )?--(?P<name>[a-z][a-z0-9-]*)(=[A-Z]+)?(\s{2,}(?P<help>\S.*))?$")
-PROGRAM = Program(namespace=tasks.namespace)
 
 
 def _run(*argv: str) -> tuple[str, str, int]:
@@ -21,7 +21,9 @@ def _run(*argv: str) -> tuple[str, str, int]:
     code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            PROGRAM.run(["invoke", *argv], exit=True)
+            # invoke hands each option's help to the parser by popping it off the task: one fresh copy per run,
+            # as each `invoke` command line is a process of its own
+            Program(namespace=copy.deepcopy(tasks.namespace)).run(["invoke", *argv], exit=True)
         except SystemExit as exc:
             code = int(exc.code or 0)
     return out.getvalue(), err.getvalue(), code
@@ -32,7 +34,7 @@ def test_help_lists_only_working_options_each_with_help(name: str) -> None:
     text, _, code = _run("--help", name)
     assert code == 0
     options = text.split("Options:", 1)[1] if "Options:" in text else ""
-    declared = {arg.name.replace("_", "-") for arg in tasks.namespace[name].get_arguments()}
+    declared = {arg.name.replace("_", "-") for arg in copy.deepcopy(tasks.namespace)[name].get_arguments()}
     shown = set()
     lines = options.splitlines()
     for index, line in enumerate(lines):
