@@ -19,8 +19,8 @@ from vault.errors import WrappingTokenInvalid
 
 
 def test_a_wrapped_key_is_printed_as_a_token_that_unwraps_once(
-        openbao_dev: DevServer, vault_root: VaultClient, vault_bootstrap: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        openbao_dev: DevServer, vault_root: VaultClient, vault_bootstrap: object, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("VAULT_ADDR", openbao_dev.address)
     monkeypatch.setenv("VAULT_TOKEN", openbao_dev.root_token)
     monkeypatch.delenv("VAULT_ADDRS", raising=False)
