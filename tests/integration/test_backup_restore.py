@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ from vault.backup.errors import SnapshotError
 from vault.backup.inventory import DEFAULT_MOUNTS, canary_path
 from vault.backup.manifest import blob_key, manifest_key
 
+REPO = Path(__file__).resolve().parents[2]
 Source = tuple[RaftCluster, dict[str, Any]]
 # A target nobody listens on: tampered backups must be refused before any target is contacted.
 UNREACHABLE = VaultEndpoint(("http://127.0.0.1:9",), Secret("unused-token"))
@@ -149,3 +153,29 @@ def test_backup_of_a_vault_without_raft_says_why_before_writing_anything(openbao
     for mount in DEFAULT_MOUNTS:  # no canary was written into any mount
         assert endpoint.json("GET", f"{mount}/metadata/{canary_path(mount).split('/', 1)[-1]}", ok_404=True) is None
     assert list_backups(store) == []
+
+
+def test_restore_task_as_an_operator_runs_it(seeded_source: Source, stored_backup: LocalStore,
+                                             module_backup_key: BackupKey,
+                                             scratch_cluster_factory: Callable[[], RaftCluster],
+                                             tmp_path: Path) -> None:
+    """`invoke vault.restore` (the runbook task) as a subprocess, settings from options and the environment."""
+    source, data = seeded_source
+    target = scratch_cluster_factory()
+    key_file = tmp_path / "backup.key"
+    key_file.write_text(module_backup_key.to_base64() + "\n")
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], "COLUMNS": "200",
+           "VAULT_ADDR": source.address(0), "VAULT_TOKEN": source.root_token,
+           "PM_RESTORE_TARGET_TOKEN": target.root_token, "PM_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
+    result = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "invoke"), "vault.restore", "--target", target.address(0),
+         "--dest", str(stored_backup.root), "--key-file", str(key_file),
+         "--unseal-keys-file", str(source.init_file)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "canaries" in result.stdout and "4 identical" in result.stdout
+    first = sorted(data)[0]
+    assert read_all(target.address(0), source.root_token, [first])[first] == data[first]
+    events = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [(e["event"], e["outcome"]) for e in events] == [("vault.restore", "ok")]
+    assert source.root_token not in (tmp_path / "audit.jsonl").read_text()
