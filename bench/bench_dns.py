@@ -24,7 +24,7 @@ from dnsrecords.providers.rfc2136 import Rfc2136Provider, Rfc2136Settings
 from dnsrecords.records import Record
 from dnsrecords.recordset import MailDomainInputs, build_record_set
 from sandbox.bind import BindServer
-from sandbox.net import free_port
+from toolkit.net import free_port
 
 RUNS = 5
 REVERSE = "2.0.192.in-addr.arpa"

@@ -31,10 +31,10 @@ from rich.console import Console
 from fleet import intent
 from fleet.clock import FrozenClock, iso
 from fleet.rotation_runner import load_tenants, plan_due
-from sandbox.net import free_port
 from sandbox.openbao import DevServer
 from tasks_lib import rotate_due
 from toolkit import stack_files
+from toolkit.net import free_port
 from toolkit.redact import Secret
 from vault import kv, paths
 from vault.bootstrap import bootstrap

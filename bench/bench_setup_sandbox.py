@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from sandbox.environment import Sandbox
-from sandbox.net import free_port, free_port_block
 from sandbox.settings import SandboxSettings
+from toolkit.net import free_port, free_port_block
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sandbox import daemon
-from sandbox.net import free_port, free_port_block
 from sandbox.openbao import DevServer, RaftCluster
+from toolkit import daemon
+from toolkit.net import free_port, free_port_block
 from toolkit.redact import Secret
 from vault import apikeys, keys, kv, paths
 from vault.bootstrap import bootstrap

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sandbox.environment import Sandbox
-from sandbox.net import free_port, free_port_block
 from sandbox.settings import SandboxSettings
 from tests.fixtures.tenant import TenantProject
+from toolkit.net import free_port, free_port_block
 
 
 @contextmanager

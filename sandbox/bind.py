@@ -40,10 +40,9 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from sandbox import daemon
-from sandbox.net import port_free
-from toolkit import validate
+from toolkit import daemon, validate
 from toolkit.errors import SetupError
+from toolkit.net import port_free
 from toolkit.redact import REDACTOR, Secret
 
 DEFAULT_ZONE = "sandbox.test"  # .test is reserved for testing (RFC 2606)

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from sandbox.hostwinds_sim.process import SimulatorProcess
-from sandbox.openbao import DevServer, RaftCluster, _write_private
+from sandbox.openbao import DevServer, RaftCluster
 from sandbox.settings import SandboxSettings
 from toolkit.connection import read_env_file, write_env_file
 from toolkit.errors import SetupError
+from toolkit.private_files import write_private
 from toolkit.redact import Secret
 from vault.backup.crypto import BackupKey
 from vault.backup.restore import UNSEAL_KEYS_FILE_ENV
@@ -49,7 +50,7 @@ def _secret_file(path: Path, nbytes: int = 24) -> str:
     if path.exists():
         return path.read_text().strip()
     value = secrets.token_urlsafe(nbytes)
-    _write_private(path, value)
+    write_private(path, value)
     return value
 
 
@@ -177,7 +178,7 @@ class BackupSettings:
     def start(self) -> dict[str, str]:
         self.settings.backup_dir.mkdir(parents=True, exist_ok=True)
         if not self.settings.backup_key_file.exists():
-            _write_private(self.settings.backup_key_file, BackupKey.generate().to_base64() + "\n")
+            write_private(self.settings.backup_key_file, BackupKey.generate().to_base64() + "\n")
         return {"PM_BACKUP_DEST": str(self.settings.backup_dir),
                 "PM_BACKUP_KEY_FILE": str(self.settings.backup_key_file)}
 

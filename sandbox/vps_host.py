@@ -46,9 +46,9 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sandbox import daemon
-from sandbox.net import port_free, tcp_listening
+from toolkit import daemon
 from toolkit.errors import SetupError, ValidationError
+from toolkit.net import port_free, tcp_listening
 
 ADDRESS_POOL = ipaddress.ip_network("127.77.0.0/16")
 SSHD = "/usr/sbin/sshd"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import getpass
 import json as jsonlib
-import os
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -25,6 +24,7 @@ from rich.table import Table
 
 from tasks_lib.day2 import audited, connection_env
 from toolkit.errors import ConfigError, ToolkitError
+from toolkit.private_files import write_private
 from toolkit.redact import REDACTOR, Secret, scrub
 from vault.backup import (
     BackupKey,
@@ -267,9 +267,7 @@ def bootstrap(c: Context, secret_id_file: str = "", wrap_ttl: int = 0) -> None:
             }
             if secret_id_file:
                 secret = issue_system_secret_id(client)
-                fd = os.open(secret_id_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(secret.reveal() + "\n")
+                write_private(Path(secret_id_file), secret.reveal() + "\n", exclusive=True)
                 rows["VAULT_SECRET_ID"] = f"written to {secret_id_file} (mode 0600)"
             elif wrap_ttl:
                 wrapped = issue_system_secret_id(client, wrap_ttl=f"{wrap_ttl}s")

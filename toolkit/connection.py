@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.errors import ConfigError
+from toolkit.private_files import write_private
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE_VARIABLE = "PM_ENV_FILE"
@@ -53,11 +54,7 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 def write_env_file(path: Path, values: Mapping[str, str]) -> None:
     """The format ``read_env_file`` reads and a shell can ``source``; mode 0600 (it holds tokens)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in sorted(values.items()))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
+    write_private(path, "".join(f"export {key}={shlex.quote(value)}\n" for key, value in sorted(values.items())))
 
 
 @dataclass(frozen=True)

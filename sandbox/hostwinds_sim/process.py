@@ -10,17 +10,17 @@ from typing import Any
 
 import requests
 
-from sandbox import daemon
 from sandbox.hostwinds_sim.faults import Fault
 from sandbox.hostwinds_sim.hosts import stop_all_hosts
 from sandbox.hostwinds_sim.server import ADMIN_PREFIX, API_PATH
-from sandbox.net import require_free, tcp_listening
+from toolkit import daemon
+from toolkit.net import require_free, tcp_listening
 
 ENV_API_KEY = "HOSTWINDS_SIM_API_KEY"
 
 
 class SimulatorProcess:
-    """``python -m sandbox.hostwinds_sim`` under sandbox.daemon: pid file and log in ``state_dir``.
+    """``python -m sandbox.hostwinds_sim`` under toolkit.daemon: pid file and log in ``state_dir``.
 
     The key goes through the environment, not argv, so it never shows in a process listing.
     """

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.environment import sweep_processes
-from sandbox.net import free_port, free_port_block
+from toolkit.net import free_port, free_port_block
 
 REPO = Path(__file__).resolve().parents[2]
 TENANT = "journey"

@@ -53,8 +53,8 @@ def test_tsig_secret_never_shows(bind_server: BindServer) -> None:
 
 def test_stop_and_restart_keeps_key_zones_and_records(tmp_path: Path) -> None:
     from dnsrecords.records import Record
-    from sandbox.net import free_port
     from tests.fixtures.dns import rfc2136_for
+    from toolkit.net import free_port
 
     server = BindServer(tmp_path / "bind", port=free_port(), zones=["keep.test"])
     server.start()

@@ -143,7 +143,7 @@ def test_verify_inputs_without_a_key_checks_dkim_presence_only(
 
 def test_a_dead_server_fails_fast_with_a_transient_error(dkim_key: DkimKey) -> None:
     from dnsrecords.errors import DnsTimeoutError
-    from sandbox.net import free_port
+    from toolkit.net import free_port
 
     with pytest.raises(DnsTimeoutError, match="did not answer"):
         verify.verify_mail_domain(_set("dead.example", dkim_key), [("127.0.0.1", free_port())],

@@ -9,9 +9,9 @@ import pytest
 
 from hostwinds import CreateRequest, HostwindsClient
 from sandbox.hostwinds_sim.process import SimulatorProcess
-from sandbox.net import free_port
 from tests.fixtures.hostwinds import HW_API_KEY, fast_settings
 from tests.fixtures.ssh import ClientKey, require_vps_hosts, ssh_connect, ssh_run
+from toolkit.net import free_port
 
 
 @pytest.fixture

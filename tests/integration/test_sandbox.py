@@ -15,9 +15,9 @@ import pytest
 import requests
 
 from sandbox.environment import Sandbox, read_env
-from sandbox.net import free_port, free_port_block
 from sandbox.settings import SandboxSettings
 from toolkit.errors import SetupError
+from toolkit.net import free_port, free_port_block
 
 
 def _settings(root: Path, vault_mode: str = "dev") -> SandboxSettings:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import daemon
-from sandbox.net import free_port, free_port_block, port_free, require_free, tcp_listening
+from toolkit import daemon
 from toolkit.errors import SetupError
+from toolkit.net import free_port, free_port_block, port_free, require_free, tcp_listening
 
 
 def _server_spec(tmp_path: Path, port: int) -> daemon.DaemonSpec:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.net import free_port
 from sandbox.openbao import DevServer
 from tests import totp
 from tests.fixtures.openbao import root_client
 from toolkit.errors import ConfigError
+from toolkit.net import free_port
 from toolkit.redact import Secret
 from vault import auth, bootstrap
 from vault.auth import AdminIdentityError

@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from sandbox import daemon
 from sandbox.openbao import RaftCluster
 from tests.fixtures.openbao import root_client
+from toolkit import daemon
 from vault import kv, paths
 from vault.client import VaultClient
 

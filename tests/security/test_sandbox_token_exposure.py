@@ -14,9 +14,9 @@ from pathlib import Path
 import requests
 
 from sandbox.environment import Sandbox, VaultService
-from sandbox.net import free_port, free_port_block
 from sandbox.openbao import DevServer, RaftCluster
 from sandbox.settings import SandboxSettings
+from toolkit.net import free_port, free_port_block
 
 
 def command_lines_holding(secret: str) -> list[str]:
@@ -58,7 +58,7 @@ def test_local_user_cannot_read_dev_root_token_from_ps_or_files(openbao_dev: Dev
 
 
 def test_sandbox_up_keeps_the_root_token_private(tmp_path: Path) -> None:
-    settings = SandboxSettings(root=tmp_path / "sbx", vault_port=free_port())
+    settings = SandboxSettings(root=tmp_path / "sbx", vault_mode="dev", vault_port=free_port())
     sandbox = Sandbox(settings, [VaultService(settings)])
     log = settings.root / "openbao" / "openbao.log"
     log.parent.mkdir(parents=True)

@@ -20,16 +20,9 @@ NOT_PRODUCT_DIRS = ("sandbox", "tests", "bench", "scripts", ".venv", ".sandbox",
 SANDBOX_DRIVERS = ("tasks_lib/sandbox.py", "tasks_lib/demo.py")
 ADAPTERS = ("hostwinds", "vault", "mailu", "dnsrecords", "toolkit")
 
-# being removed (issue 12/14): the scratch Vault of the drill moves into vault/, the tasks read connection settings
-# through toolkit.connection. The lead empties this list; nothing may be added to it.
-KNOWN_SANDBOX_IMPORTS: frozenset[str] = frozenset({
-    "vault/backup/drill.py",
-    "tasks_lib/day2.py",
-    "tasks_lib/dr.py",
-    "tasks_lib/dr_drill.py",
-    "tasks_lib/status.py",
-    "tasks_lib/vault.py",
-})
+# Emptied (issue 12/14): the drill's scratch Vault is vault.server, the tasks read settings through toolkit.connection.
+# Nothing may be added to it.
+KNOWN_SANDBOX_IMPORTS: frozenset[str] = frozenset()
 
 
 def _python_files() -> Iterator[Path]:

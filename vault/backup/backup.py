@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from toolkit.clock import SYSTEM_CLOCK, Clock
 from vault.backup import retention
 from vault.backup.crypto import BackupKey, decrypt_stream, encrypt_file
 from vault.backup.endpoint import VaultEndpoint
 from vault.backup.errors import BackupNotFound, ChecksumMismatch, StoreError, VaultRequestError
-from vault.backup.freshness import Clock, utc_now
 from vault.backup.inventory import DEFAULT_MOUNTS, Step, Tick, take_inventory, write_canaries
 from vault.backup.manifest import (
     BLOB_SUFFIX,
@@ -95,11 +95,11 @@ class BackupResult:
 
 
 def create_backup(endpoint: VaultEndpoint, store: BackupStore, key: BackupKey, *,
-                  mounts: Sequence[str] = DEFAULT_MOUNTS, canaries: bool = True, clock: Clock = utc_now,
+                  mounts: Sequence[str] = DEFAULT_MOUNTS, canaries: bool = True, clock: Clock = SYSTEM_CLOCK,
                   workdir: Path | None = None, step: Step | None = None, tick: Tick | None = None) -> BackupResult:
     """Take, encrypt, verify and store one backup. Raises a ``BackupError`` on any failure."""
     say = step or (lambda _msg: None)
-    created = clock()
+    created = clock.now()
     name = backup_name(created)
     timings: dict[str, float] = {}
     mark = time.monotonic()

@@ -19,24 +19,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sandbox.net import free_port_block
-from sandbox.openbao import RaftCluster
+from toolkit.clock import SYSTEM_CLOCK, Clock
+from toolkit.net import free_port_block
 from toolkit.redact import Secret
 from vault.backup.backup import latest_backup
 from vault.backup.crypto import BackupKey
 from vault.backup.endpoint import VaultEndpoint
-from vault.backup.freshness import Clock, utc_now
 from vault.backup.inventory import Step, Tick, VerifyResult, verify_secrets
 from vault.backup.restore import fetch_verified, restore_verified
 from vault.backup.stores import BackupStore
+from vault.server import RaftCluster
 
 
+@dataclass
 class ScratchCluster(RaftCluster):
-    """A RaftCluster whose audit device is named ``drill`` (not ``file``), so restoring another cluster's
+    """A local raft cluster whose audit device is named ``drill`` (not ``file``), so restoring another cluster's
     snapshot (which carries its own ``file`` device and path) does not block unsealing."""
 
-    def _config(self, index: int) -> str:
-        return super()._config(index).replace('audit "file" "file"', 'audit "file" "drill"')
+    audit_device: str = "drill"
 
 
 @dataclass
@@ -58,7 +58,7 @@ class DrillReport:
 
 
 def run_drill(store: BackupStore, key: BackupKey, unseal_keys: Sequence[str], verify_token: Secret, *,
-              backup: str | None = None, workdir: Path | None = None, clock: Clock = utc_now,
+              backup: str | None = None, workdir: Path | None = None, clock: Clock = SYSTEM_CLOCK,
               step: Step | None = None, tick: Tick | None = None) -> DrillReport:
     """Restore ``backup`` (default: the latest) into a scratch cluster and verify every secret.
 
@@ -95,6 +95,6 @@ def run_drill(store: BackupStore, key: BackupKey, unseal_keys: Sequence[str], ve
     created = datetime.fromisoformat(manifest.created_at)
     return DrillReport(
         backup=name, backup_created=manifest.created_at,
-        backup_age_hours=(clock() - created).total_seconds() / 3600,
+        backup_age_hours=(clock.now() - created).total_seconds() / 3600,
         secrets=result, canaries_checked=report.canaries_checked, timings=timings,
     )

@@ -7,7 +7,7 @@ Nagios convention (0 ok, 1 warning, 2 critical) for cron/monitoring wrappers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -17,15 +17,6 @@ from toolkit import clock as clocks
 WARNING_AFTER = timedelta(hours=24)
 CRITICAL_AFTER = timedelta(hours=48)
 ALERT_AFTER = timedelta(hours=25)
-
-# being removed (issue 14): vault/backup/backup.py and drill.py still take a zero-argument callable; once they take a
-# ``toolkit.clock.Clock`` these two names go.
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return clocks.SYSTEM_CLOCK.now()
-
 
 class Freshness(StrEnum):
     OK = "ok"
