@@ -32,6 +32,7 @@ class Severity(StrEnum):
 
 
 _RANK = {Severity.OK: 0, Severity.UNKNOWN: 1, Severity.WARNING: 2, Severity.CRITICAL: 3}
+EXIT_CODES = {Severity.OK: 0, Severity.WARNING: 1, Severity.CRITICAL: 2, Severity.UNKNOWN: 3}
 
 
 def worst(severities: Iterable[Severity]) -> Severity:
@@ -85,8 +86,9 @@ class FleetStatus:
 
     @property
     def exit_code(self) -> int:
-        """2 when anything is critical, else 0 (warnings and unknowns are shown, not failed on)."""
-        return 2 if self.severity is Severity.CRITICAL else 0
+        """The monitoring-plugin convention, by the worst check: 0 ok, 1 warning, 2 critical, 3 unknown (a check that
+        could not say is not an "ok" to a monitor)."""
+        return EXIT_CODES[self.severity]
 
     def to_json(self) -> dict[str, Any]:
         return {"checked_at": iso(self.checked_at), "severity": self.severity.value, "exit_code": self.exit_code,

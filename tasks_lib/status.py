@@ -7,7 +7,7 @@
 Columns: VPS (Hostwinds status, IP, label), key ages and next rotation, backup freshness, DNS drift, Vault health,
 TLS certificate expiry. Connection settings come from the environment (VAULT_ADDR(S), VAULT_TOKEN,
 HOSTWINDS_API_URL/KEY, PULUMI_BACKEND_URL, PM_BACKUP_DEST); without a Vault address the sandbox's .sandbox/env
-is used. Exit status 2 when anything is critical, else 0.
+is used. Exit status by the worst check (the monitoring-plugin convention): 0 ok, 1 warning, 2 critical, 3 unknown.
 """
 
 from __future__ import annotations

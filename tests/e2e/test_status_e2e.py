@@ -73,7 +73,7 @@ def test_status_of_a_live_tenant(tenant_project: TenantProject, tmp_path: Path,
         assert cells["dns"].details["problems"] == [] and cells["dns"].details["checks"] >= 12
         assert cells["vault"].details["active"] == 1 and cells["vault"].details["sealed"] == 0
         assert cells["certificate"].summary == "no certificate"
-        assert result.exit_code == 0
+        assert result.exit_code == 3  # unknown (no certificate): not an ok to a monitor
         assert "PRIVATE KEY" not in json.dumps(result.to_json())
 
         # ---- without stack outputs the VPS is found by its Hostwinds label

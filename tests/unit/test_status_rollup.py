@@ -119,8 +119,8 @@ def test_healthy_fleet(stacks: Path) -> None:
     assert {n: c.severity.value for n, c in acme.cells.items()} == {
         "vps": "ok", "keys": "ok", "backup": "ok", "dns": "ok", "vault": "ok", "certificate": "unknown"}
     assert acme.cells["vps"].details["source"] == "stack outputs"
-    assert acme.severity is Severity.UNKNOWN  # "no certificate" in the sandbox is unknown, not a failure
-    assert result.exit_code == 0
+    assert acme.severity is Severity.UNKNOWN  # "no certificate": shown as unknown, not as ok
+    assert result.exit_code == 3
     assert result.summary() == {"tenants": {"ok": 0, "unknown": 2, "warning": 0, "critical": 0},
                                 "checks": {"ok": 10, "unknown": 2, "warning": 0, "critical": 0}}
     document = result.to_json()
@@ -189,8 +189,11 @@ def test_worst_and_exit_code() -> None:
     assert worst([Severity.WARNING, Severity.CRITICAL]) is Severity.CRITICAL
     warn = TenantStatus("a", {"vps": Cell(Severity.WARNING, "busy")})
     crit = TenantStatus("b", {"vps": Cell(Severity.CRITICAL, "stopped")})
-    assert FleetStatus([warn], NOW).exit_code == 0
+    unknown = TenantStatus("c", {"vps": Cell(Severity.UNKNOWN, "no answer")})
+    assert FleetStatus([warn], NOW).exit_code == 1
     assert FleetStatus([warn, crit], NOW).exit_code == 2
+    assert FleetStatus([unknown], NOW).exit_code == 3
+    assert FleetStatus([unknown, warn], NOW).exit_code == 1  # a warning outranks not knowing
     assert FleetStatus([], NOW).exit_code == 0
 
 
