@@ -18,6 +18,7 @@ from toolkit.errors import ToolkitError
 from toolkit.redact import REDACTOR
 
 console = Console()
+_STATES = {"pulumi-backend": ("ready", "not set up"), "backups": ("ready", "not set up")}  # directories, not processes
 
 
 @task(help={
@@ -63,7 +64,8 @@ def status(c: Context) -> None:
     table.add_column("service")
     table.add_column("state")
     for name, running in Sandbox.default(settings).status().items():
-        table.add_row(name, "[green]running[/]" if running else "[red]stopped[/]")
+        up, down = _STATES.get(name, ("running", "stopped"))
+        table.add_row(name, f"[green]{up}[/]" if running else f"[red]{down}[/]")
     console.print(table)
     used = Table(title="tasks and pulumi will use", show_header=False)
     for label, value in connection.resolve().endpoints().items():
