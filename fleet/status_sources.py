@@ -17,7 +17,7 @@ from dnsrecords.verify import VerifyReport
 from fleet import intent
 from fleet.intent import TenantIntent
 from fleet.key_age import KeyAge, Kind, read_key_ages
-from fleet.stack_outputs import StackOutputsError, stack_outputs
+from fleet.stack_engine import StackOutputsError, stack_outputs
 from fleet.status_cert import CERT_PATH
 from fleet.status_model import StatusError
 from fleet.verify import hostwinds_client, verify_tenant
@@ -105,7 +105,7 @@ class _Memo:
 
 
 class LiveSources:
-    """The real systems: Pulumi CLI, Hostwinds API, Vault, the backup store, DNS servers, the VPS over SSH."""
+    """The real systems: the Pulumi engine, Hostwinds API, Vault, the backup store, DNS servers, the VPS over SSH."""
 
     def __init__(self, settings: StatusSettings) -> None:
         self.settings = settings
@@ -113,7 +113,7 @@ class LiveSources:
         self._vault_client: VaultClient | None = None
 
     def stack_outputs(self, tenant: str) -> Mapping[str, Any]:
-        """``pulumi stack output --json`` in the work dir (secret outputs stay masked); {} when there are none."""
+        """The stack's outputs in the work dir (``fleet.stack_engine``); {} when there is no work dir."""
         if self.settings.work_dir is None:
             return {}
         try:

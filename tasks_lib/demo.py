@@ -7,9 +7,9 @@ A second run is a no-op: it previews, finds nothing to change, and reports again
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from invoke.context import Context
 from invoke.exceptions import Exit
@@ -17,11 +17,12 @@ from invoke.tasks import task
 from rich.console import Console
 from rich.table import Table
 
-from fleet.stack_outputs import engine_path, stack_outputs
+from fleet.stack_engine import NotConverged, StackEngine
 from fleet.verify import verify_tenant
 from sandbox.environment import Sandbox
 from sandbox.settings import SandboxSettings
 from toolkit import stack_files
+from toolkit.errors import ToolkitError
 from vault.client import VaultClient
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,18 +30,10 @@ STACK = "demo"
 console = Console()
 
 
-def _pulumi(args: list[str], env: dict[str, str], stream: bool) -> int:
-    command = ["pulumi", *args, "--stack", STACK, "--non-interactive"]
-    if not stream:
-        return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False).returncode
-    return subprocess.run(command, cwd=REPO, env=env, check=False).returncode
-
-
 def _env() -> tuple[SandboxSettings, dict[str, str]]:
     settings = SandboxSettings.from_env()
     sandbox_env = Sandbox.default(settings).up()
     env = {**os.environ, **sandbox_env}
-    env["PATH"] = engine_path(env)
     _point_demo_at(sandbox_env)
     return settings, env
 
@@ -60,27 +53,35 @@ def _point_demo_at(sandbox_env: dict[str, str]) -> None:
         console.print(f"stacks/Pulumi.{STACK}.yaml now points at this sandbox ({', '.join(sorted(changes))})")
 
 
+def _engine(env: dict[str, str]) -> StackEngine:
+    """The demo stack (created on the first run), its engine output streamed to the console."""
+    return StackEngine(REPO, STACK, env, create=True,
+                       on_output=lambda line: console.print(line.rstrip(), markup=False, highlight=False))
+
+
 @task(default=True)
 def run(c: Context) -> None:
     """Start the sandbox and converge tenant "demo" with `pulumi up` (shows progress), then report."""
     started = time.monotonic()
     settings, env = _env()
     console.print(f"[bold]sandbox up[/] ({settings.root}); Pulumi state: {env['PULUMI_BACKEND_URL']}")
-    if _pulumi(["stack", "select"], env, stream=False) != 0 and _pulumi(["stack", "init"], env, stream=True) != 0:
-        raise Exit("could not create the Pulumi stack 'demo' (is the engine installed? run scripts/setup.sh)", 1)
-    console.print("[bold]previewing[/] ...")
-    if _pulumi(["preview", "--expect-no-changes"], env, stream=False) == 0:
-        console.print("[green]no changes: the demo tenant is already converged (a second run is a no-op)[/]")
-    else:
-        console.print("[bold]pulumi up[/] (tenant demo: keys into Vault, VPS, Mailu over SSH, DNS, verification)")
-        if _pulumi(["up", "--yes", "--skip-preview"], env, stream=True) != 0:
-            raise Exit("pulumi up failed (see above)", 1)
-    report(env)
+    engine = _engine(env)
+    try:
+        console.print("[bold]previewing[/] ...")
+        try:
+            StackEngine(REPO, STACK, env, create=True).preview_no_changes()
+            console.print("[green]no changes: the demo tenant is already converged (a second run is a no-op)[/]")
+        except NotConverged:
+            console.print("[bold]pulumi up[/] (tenant demo: keys into Vault, VPS, Mailu over SSH, DNS, verification)")
+            engine.up()
+        outputs = engine.outputs()
+    except ToolkitError as exc:
+        raise Exit(f"demo: {exc}", 1) from None
+    report(env, outputs)
     console.print(f"done in {time.monotonic() - started:.1f} s")
 
 
-def report(env: dict[str, str]) -> None:
-    outputs = stack_outputs(STACK, work_dir=REPO, env=env)
+def report(env: dict[str, str], outputs: dict[str, Any]) -> None:
     config = stack_files.load(REPO / "stacks", STACK)
     created = Table(title="tenant demo: what was created", show_header=False)
     for key in ("serviceid", "main_ip", "vps_label", "vps_hostname", "mail_host", "tenant_user", "dkim_selector",
@@ -123,5 +124,7 @@ def report(env: dict[str, str]) -> None:
 def destroy(c: Context) -> None:
     """`pulumi destroy` of tenant demo: removes the VPS and its DNS records (Vault secrets are kept)."""
     _settings, env = _env()
-    if _pulumi(["destroy", "--yes", "--skip-preview"], env, stream=True) != 0:
-        raise Exit("pulumi destroy failed (see above)", 1)
+    try:
+        _engine(env).destroy()
+    except ToolkitError as exc:
+        raise Exit(f"demo.destroy: {exc}", 1) from None

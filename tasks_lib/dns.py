@@ -63,7 +63,7 @@ def _tenant_report(config: TenantConfig, ip: str, use_vault: bool, project: Path
     """Everything from the stack: config and its day-2 intent, live IP/serviceid from its outputs, DKIM key from
     Vault, PTR source."""
     from fleet.intent import apply, load
-    from fleet.stack_outputs import stack_outputs
+    from fleet.stack_engine import stack_outputs
     from fleet.verify import servers_for, verify_tenant
     from vault.client import VaultClient
 

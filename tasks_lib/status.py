@@ -117,9 +117,6 @@ def status(c: Context, tenant: str = "", json: bool = False, stacks_dir: str = "
     """Per-tenant and fleet-wide health: VPS, key rotation, backups, DNS drift, Vault, certificate."""
     settings_used = connection.resolve()
     env = dict(settings_used.env)
-    engine = REPO / ".venv" / "pulumi-bin-dir"  # where scripts/setup.sh put the Pulumi CLI
-    if engine.exists():
-        env["PATH"] = f"{engine.read_text().strip()}:{env.get('PATH', '')}"
     dest = backup_dest or env.get("PM_BACKUP_DEST") or None
     settings = StatusSettings(
         stacks_dir=Path(stacks_dir) if stacks_dir else REPO / "stacks", env=env,

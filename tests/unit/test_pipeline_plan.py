@@ -92,7 +92,7 @@ def test_git_diff_and_stack_listing(tmp_path: Path) -> None:
 
 
 def test_failure_summary_keeps_the_first_error_when_the_tail_holds_only_consequences() -> None:
-    from pipeline.deploy import failure_summary
+    from fleet.stack_engine import failure_summary
 
     text = "\n".join(["Updating (t2):", "  + echo creating", "    error: Exception: this stack is configured to fail",
                       *[f"  detail line {i}" for i in range(20)], "    error: update failed",

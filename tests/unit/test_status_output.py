@@ -71,5 +71,5 @@ def test_live_sources_offline_parts(tmp_path: Path) -> None:
 
 def test_missing_pulumi_project_is_an_error_not_a_crash(tmp_path: Path) -> None:
     sources = LiveSources(StatusSettings(stacks_dir=tmp_path, env={"PATH": ""}, work_dir=tmp_path))
-    with pytest.raises(StatusError, match="pulumi stack output"):
+    with pytest.raises(StatusError, match="cannot read outputs of acme"):
         sources.stack_outputs("acme")
