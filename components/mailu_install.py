@@ -5,8 +5,9 @@ A thin layer over ``mailu.installer``. Inputs are public: host address and SSH p
 dotted name of a secrets loader (``"package.module:function"``, called with ``SecretRefs`` at run time, returning
 ``mailu.secrets.MailuSecrets``). The provider fetches the secrets itself when it runs, so state holds no secret.
 Outputs: ``files_digest`` (digest of the managed files on the host, as last seen: by the install or by a refresh),
-``installed_digest`` (what the last install left), the steps that changed on the last run, the services restarted.
-Never secrets.
+``installed_digest`` (what the last install left), the steps that changed on the last run, the services restarted,
+``probes`` (what answered from the operator's side after the install, ``mailu.probe``; a failed probe is also
+written to stderr, which the engine shows with the resource). Never secrets.
 
 Diff: a new host address or SSH port -> replace (a different machine); any other input change (config digest,
 secret versions, keys) -> update, which re-runs the idempotent installer; so does drift (``files_digest`` differs
@@ -44,7 +45,8 @@ INPUT_KEYS: tuple[str, ...] = (
     "config_digest", "secret_refs", "secrets_loader", "health_timeout",
 )
 REPLACE_KEYS: tuple[str, ...] = ("host", "port")
-OUTPUT_KEYS: tuple[str, ...] = ("files_digest", "installed_digest", "steps_changed", "restarted", "host_keys")
+OUTPUT_KEYS: tuple[str, ...] = ("files_digest", "installed_digest", "steps_changed", "restarted", "host_keys",
+                                 "probes")
 
 
 def _install(props: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +76,12 @@ def _install(props: dict[str, Any]) -> dict[str, Any]:
         "steps_changed": list(report.changed_steps),
         "restarted": list(report.restarted),
         "host_keys": [*known.lines, *known.recorded],
+        "probes": [] if report.probes is None else [
+            f"{r.name}: {'ok' if r.ok else 'FAILED'} {r.detail}" for r in report.probes.results],
     })
+    if report.probes is not None and not report.probes.ok():
+        warn(f"{props['host']}: after the install, not every service answered: "
+             + "; ".join(f"{r.name}: {r.detail}" for r in report.probes.failures()))
     return outs
 
 
@@ -155,13 +162,14 @@ class MailuInstallArgs:
 
 class MailuInstall(pulumi.dynamic.Resource, module="mailu", name="MailuInstall"):
     """Mailu installed and converged on one VPS. Outputs: files_digest, installed_digest, steps_changed, restarted,
-    host_keys."""
+    host_keys, probes."""
 
     files_digest: pulumi.Output[str]
     installed_digest: pulumi.Output[str]
     steps_changed: pulumi.Output[list[str]]
     restarted: pulumi.Output[list[str]]
     host_keys: pulumi.Output[list[str]]
+    probes: pulumi.Output[list[str]]
 
     def __init__(self, name: str, args: MailuInstallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = {**args.props(), **{key: None for key in OUTPUT_KEYS}}

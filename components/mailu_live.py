@@ -15,9 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mailu import hardening
+from mailu import docker_apt, hardening
 from mailu.config import MailuConfig
+from mailu.docker_host import DAEMON_JSON
 from mailu.hardening import HardeningConfig
+from mailu.overrides import front_override_files
 from mailu.render import COMPOSE_PATH, ENV_PATH
 from mailu.secrets import SecretRefs, resolve_loader
 from toolkit.errors import ToolkitError
@@ -34,7 +36,9 @@ def managed_paths(config: MailuConfig, hardening_config: HardeningConfig) -> lis
     """The files ``MailuInstaller.install`` counts in its ``files_digest`` (same list, same order rules)."""
     files = [*hardening.fail2ban_files(hardening_config), *hardening.sshd_files(), *hardening.auto_upgrade_files(),
              *hardening.firewall_files(hardening_config), hardening.tenant_authorized_keys(hardening_config)]
-    return sorted({COMPOSE_PATH, ENV_PATH, config.dkim_key_path, *(f.path for f in files)})
+    docker = [DAEMON_JSON, docker_apt.KEYRING_PATH, docker_apt.SOURCE_PATH]
+    overrides = [f.path for f in front_override_files(config)]
+    return sorted({COMPOSE_PATH, ENV_PATH, config.dkim_key_path, *docker, *overrides, *(f.path for f in files)})
 
 
 def live_digest(stats: Mapping[str, FileStat | None], paths: Sequence[str]) -> str:

@@ -13,6 +13,10 @@ The set (names relative to the domain):
     _smtp._tls      TXT    v=TLSRPTv1; rua=mailto:..
     autoconfig, autodiscover  CNAME mail.<domain> (or A <ip>)
     _submission._tcp SRV   0 1 587 mail.<domain>     _imaps._tcp  SRV  0 1 993 mail.<domain>
+
+The SRV set comes from the table of served ports (``mailu.ports.SRV_SERVICES``): a service is advertised only if
+Mailu serves it, the firewall opens it and the compose file publishes it. The MTA-STS policy text is the one Mailu's
+front serves (``mailu.overrides``), so the published id always describes the policy that can be fetched.
 """
 
 from __future__ import annotations
@@ -31,13 +35,18 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from dnsrecords.dmarc import DmarcPolicy, mailto
 from dnsrecords.records import DEFAULT_TTL, Record, check_ttl
 from dnsrecords.spf import build_spf
+from mailu.ports import SRV_SERVICES
 from toolkit import validate
 from toolkit.errors import ConfigError, ValidationError
 
 MX_PRIORITY = 10
-SUBMISSION_PORT = 587
-IMAPS_PORT = 993
+SRV_PORTS: dict[str, int] = dict(SRV_SERVICES)
+SUBMISSION_PORT = SRV_PORTS["submission"]
+IMAPS_PORT = SRV_PORTS["imaps"]
 MTA_STS_MAX_AGE = 604_800
+MtaStsMode = Literal["testing", "enforce", "none"]
+DEFAULT_MTA_STS_MODE: MtaStsMode = "testing"
+"""The mode a tenant's MTA-STS policy has (DNS id and the policy Mailu serves are built from the same text)."""
 _STS_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 T = TypeVar("T")
 
@@ -60,7 +69,7 @@ class MailDomainInputs:
     dmarc: DmarcPolicy = field(default_factory=DmarcPolicy)
     spf_includes: tuple[str, ...] = ()
     ttl: int = DEFAULT_TTL
-    mta_sts_mode: Literal["testing", "enforce", "none"] = "testing"
+    mta_sts_mode: MtaStsMode = DEFAULT_MTA_STS_MODE
     mta_sts_id: str | None = None  # default: derived from the policy text, so it changes when the policy does
     tlsrpt_rua: str | None = None  # default: the DMARC rua, else postmaster@<domain>
     client_config: Literal["cname", "a", "none"] = "cname"
@@ -97,6 +106,11 @@ def dkim_key_value(public_key: str, field: str = "dkim_public_key") -> str:
         raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return f"v=DKIM1; k=ed25519; p={base64.b64encode(raw).decode()}"
     raise ValidationError(field, f"{type(key).__name__} keys are not used for DKIM (RSA or Ed25519)")
+
+
+def mta_sts_host(domain: str) -> str:
+    """The policy host (RFC 8461 section 3.3): it needs an A record and a certificate that covers it."""
+    return f"mta-sts.{domain}"
 
 
 def mta_sts_policy(domain: str, mode: str, max_age: int = MTA_STS_MAX_AGE) -> str:
@@ -141,7 +155,7 @@ def build_record_set(inputs: MailDomainInputs) -> list[Record]:
         policy = mta_sts_policy(domain, inputs.mta_sts_mode)
         sts_id = sts_id or hashlib.sha256(policy.encode()).hexdigest()[:20]
         records += [Record.txt(f"_mta-sts.{domain}", f"v=STSv1; id={sts_id}", ttl),
-                    Record(f"mta-sts.{domain}", "A", ttl, (ip,))]
+                    Record(mta_sts_host(domain), "A", ttl, (ip,))]
     if inputs.tlsrpt:
         report_to = rua or inputs.dmarc.rua or f"mailto:postmaster@{domain}"
         records.append(Record.txt(f"_smtp._tls.{domain}", f"v=TLSRPTv1; rua={report_to}", ttl))
@@ -151,7 +165,7 @@ def build_record_set(inputs: MailDomainInputs) -> list[Record]:
         elif inputs.client_config == "a":
             records.append(Record(f"{client}.{domain}", "A", ttl, (ip,)))
     if inputs.srv:
-        records += [Record(f"_submission._tcp.{domain}", "SRV", ttl, (f"0 1 {SUBMISSION_PORT} {host}",)),
-                    Record(f"_imaps._tcp.{domain}", "SRV", ttl, (f"0 1 {IMAPS_PORT} {host}",))]
+        records += [Record(f"_{service}._tcp.{domain}", "SRV", ttl, (f"0 1 {port} {host}",))
+                    for service, port in SRV_SERVICES]
     return records
 

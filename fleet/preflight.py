@@ -5,7 +5,9 @@ once and writing nothing:
 
 - the stack is named after its tenant id (one tenant = one stack);
 - the credentials the providers will read from the environment are there (Hostwinds key, DNS secret, Vault);
-- the image, location and plan exist at Hostwinds (``get_public_images``, ``get_locations``, ``get_price_list``);
+- the image, location and plan exist at Hostwinds (``get_public_images``, ``get_locations``, ``get_price_list``),
+  and the image is one the Mailu installer supports (Debian 12, Ubuntu 22.04/24.04: ``mailu.docker_apt``), judged
+  by its Hostwinds name, since the live API's ids are UUIDs;
 - nobody else owns the tenant id or the domain (``vault.claims``): another stack holds the tenant id, or another
   tenant holds the domain, a parent or a sub-domain of it.
 
@@ -22,16 +24,20 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from dnsrecords.providers.registry import SECRET_ENV
+from hostwinds.catalog import OfferNotFound
 from hostwinds.client import HostwindsClient
 from hostwinds.settings import ENV_API_KEY, ClientSettings
+from mailu.docker_apt import image_problem
 from toolkit.errors import ToolkitError
-from toolkit.tenant_config import CONFIG_NAMESPACE, TenantConfig, TenantConfigError, check_stack_name
+from toolkit.tenant_config import CONFIG_NAMESPACE, TenantConfig, TenantConfigError, check_stack_name, size_minimums
 from vault import claims
 from vault.client import VaultClient
 
 Problem = tuple[str, str]
+T = TypeVar("T")
 
 
 class PreflightError(ToolkitError):
@@ -106,28 +112,27 @@ def hostwinds_client(config: TenantConfig, env: Mapping[str, str]) -> HostwindsC
 
 
 def offer_problems(client: HostwindsClient, config: TenantConfig) -> list[Problem]:
-    """The image, location and plan must be ones Hostwinds offers (else `add_instance` fails after the Vault
-    secrets and the Hostwinds key already exist)."""
+    """The image, location and size (or ``hostwinds.plan_id``) must name exactly one thing this Hostwinds account
+    offers (``hostwinds.catalog``: ``get_public_images``, ``get_locations``, unmanaged ``get_price_list``), else
+    `add_instance` would fail after the Vault secrets and the Hostwinds key already exist. A refusal lists the
+    valid values; the stack keeps the readable names, resolved to ids again at create. The image must also be one
+    the Mailu installer supports, judged by its Hostwinds name (``mailu.docker_apt.image_problem``)."""
+    catalog = client.catalog()
+    plan_key = "hostwinds.plan_id" if config.hostwinds.plan_id else "size"
     problems: list[Problem] = []
-    images = client.list_images()
-    ids = {image.id for image in images}
-    if config.image not in ids:
-        named = [image.id for image in images if image.name == config.image]
-        fix = (f"use the image's id {named[0]!r}" if named
-               else f"use one of {', '.join(sorted(ids)) or '(none listed)'}")
-        problems.append((f"{CONFIG_NAMESPACE}:image", f"{config.image!r} is not an image Hostwinds offers "
-                                                     f"(get_public_images): {fix}"))
-    locations = {location.id: location.name for location in client.list_locations()}
-    if config.location not in locations:
-        known = ", ".join(f"{k} ({v})" if v else k for k, v in sorted(locations.items())) or "(none listed)"
-        problems.append((f"{CONFIG_NAMESPACE}:location", f"{config.location!r} is not a Hostwinds location id "
-                                                        f"(get_locations): use one of {known}"))
-    plans = {plan.rid for plan in client.list_plans()}
-    if config.plan_id not in plans:
-        key = "hostwinds.plan_id" if config.hostwinds.plan_id else "size"
-        problems.append((f"{CONFIG_NAMESPACE}:{key}", f"plan {config.plan_id!r} is not a Hostwinds plan "
-                                                     f"(get_price_list): set hostwinds.plan_id to one of "
-                                                     f"{', '.join(sorted(plans)) or '(none listed)'}"))
+
+    def offered(key: str, api: str, resolve: Callable[[], T]) -> T | None:
+        try:
+            return resolve()
+        except OfferNotFound as exc:
+            problems.append((f"{CONFIG_NAMESPACE}:{key}", f"{exc.problem} ({api})"))
+            return None
+
+    image = offered("image", "get_public_images", lambda: catalog.image(config.image))
+    if image is not None and (unsupported := image_problem(image.id, image.name)) is not None:
+        problems.append((f"{CONFIG_NAMESPACE}:image", unsupported))
+    offered("location", "get_locations", lambda: catalog.location(config.location))
+    offered(plan_key, "get_price_list", lambda: catalog.plan(config.plan_id, size_minimums(), field=plan_key))
     return problems
 
 

@@ -14,6 +14,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+import idna
+
+from dnsrecords.recordset import DEFAULT_MTA_STS_MODE, MtaStsMode, mta_sts_host
 from toolkit import validate
 from toolkit.errors import ValidationError
 
@@ -54,7 +57,11 @@ class MailuConfig:
     webmail: Webmail = "roundcube"
     antivirus: bool = False
     admin_ui: bool = True
-    bind_address: str = "0.0.0.0"  # noqa: S104 - Mailu's front must listen on the public address
+    bind_address: str = ""
+    """Where ``front`` publishes its ports: the VPS's public IPv4 address. Empty: the address the installer
+    connects to (``MailuInstaller`` fills it in). Never every address: see ``mailu.docker_host``."""
+    mta_sts_mode: MtaStsMode = DEFAULT_MTA_STS_MODE
+    """The MTA-STS policy front serves (and DNS announces); ``none`` serves and announces nothing."""
     site_name: str = "Mailu"
     timezone: str = "Etc/UTC"
     version: str = MAILU_VERSION
@@ -81,10 +88,16 @@ class MailuConfig:
             raise ValidationError("mailu.subnet", f"{self.subnet!r} is not an IPv4 network: {exc}") from None
         if not network.is_private or network.prefixlen > 28:
             raise ValidationError("mailu.subnet", f"{self.subnet} must be a private IPv4 network of /28 or larger")
-        try:
-            ipaddress.IPv4Address(self.bind_address)
-        except ValueError:
-            raise ValidationError("mailu.bind_address", f"{self.bind_address!r} is not an IPv4 address") from None
+        if self.bind_address:
+            try:
+                address = ipaddress.IPv4Address(self.bind_address)
+            except ValueError:
+                raise ValidationError("mailu.bind_address", f"{self.bind_address!r} is not an IPv4 address") from None
+            if address.is_unspecified:
+                raise ValidationError("mailu.bind_address", "0.0.0.0 publishes on every address: give the VPS's "
+                                      "public address (or leave it empty for the address the installer connects to)")
+        if self.mta_sts_mode not in ("testing", "enforce", "none"):
+            raise ValidationError("mailu.mta_sts_mode", f"{self.mta_sts_mode!r} is not testing, enforce or none")
         if not isinstance(self.message_size_limit, int) or not 1_000_000 <= self.message_size_limit <= 1_000_000_000:
             raise ValidationError("mailu.message_size_limit", "must be an integer between 1e6 and 1e9 bytes")
         if not _VERSION.fullmatch(self.version):
@@ -113,8 +126,27 @@ class MailuConfig:
         return str(ipaddress.IPv4Network(self.subnet)[-2])
 
     @property
+    def mta_sts_host(self) -> str | None:
+        """``mta-sts.<domain>`` when a policy is served (it needs a certificate: it goes into ``HOSTNAMES``)."""
+        return None if self.mta_sts_mode == "none" else mta_sts_host(self.domain)
+
+    @property
+    def certificate_hostnames(self) -> tuple[str, ...]:
+        """Mailu's ``HOSTNAMES``: the mail host names first, then the MTA-STS policy host. Mailu's certbot asks one
+        certificate for all of them; front's mail listeners use the first."""
+        extra = self.mta_sts_host
+        return self.hostnames + ((extra,) if extra and extra not in self.hostnames else ())
+
+    @property
+    def unicode_domain(self) -> str:
+        """The domain as Mailu's admin holds it (its ``IdnaDomain`` column decodes ``xn--`` labels with ``idna``)."""
+        return str(idna.decode(self.domain))
+
+    @property
     def dkim_key_path(self) -> str:
-        return f"{INSTALL_ROOT}/dkim/{self.domain}.{self.dkim_selector}.key"
+        """Where Mailu reads the key: ``DKIM_PATH`` (``/dkim/{domain}.{selector}.key``) formatted with the domain
+        as the admin's model returns it, i.e. in Unicode for an IDN (``bücher.example``, not ``xn--bcher-kva``)."""
+        return f"{INSTALL_ROOT}/dkim/{self.unicode_domain}.{self.dkim_selector}.key"
 
     def image(self, name: str) -> str:
         return f"{MAILU_IMAGE_REGISTRY}/{name}:{self.version}"
@@ -150,6 +182,9 @@ class MailuConfig:
             values["hostnames"] = tuple(values["hostnames"])
         if "extra_env" in values:
             values["extra_env"] = tuple((str(k), str(v)) for k, v in values["extra_env"])
+        # Before the ports were bound to the public address, "0.0.0.0" was the default: it means "the host".
+        if values.get("bind_address") == "0.0.0.0":  # noqa: S104 - read from an older state, never rendered
+            values["bind_address"] = ""
         # Pulumi carries every number as a double: 50000000 comes back as 50000000.0.
         size = values.get("message_size_limit")
         if isinstance(size, float) and size.is_integer():

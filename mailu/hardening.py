@@ -9,8 +9,9 @@ Decisions (requirements section 2 and 7):
 - **Passwords**: ``PasswordAuthentication no`` and ``KbdInteractiveAuthentication no`` for every user.
 - The drop-in is ``/etc/ssh/sshd_config.d/00-pm-hardening.conf``: sshd keeps the *first* value it reads, and the
   ``00-`` prefix sorts before cloud-init's ``50-cloud-init.conf`` (which may enable passwords).
-- **Firewall** (ufw): deny incoming by default, allow the SSH port and the mail ports 25, 80, 443, 465, 587, 993.
-  Docker-published ports bypass ufw, which is why the compose file publishes exactly these ports.
+- **Firewall** (ufw): deny incoming by default, allow the SSH port and the mail ports 25, 80, 443, 465, 587, 993
+  (``mailu.ports``, the one list DNS, compose and Mailu's ``PORTS`` also come from). Docker-published ports bypass
+  ufw, which is why the compose file publishes exactly these ports.
 - **fail2ban**: 5 failures within 10 min -> 1 h ban (sshd and Mailu's login failures); ``recidive``: a second ban
   within 24 h -> 24 h ban. Mailu's ports are Docker-published, so that jail bans in the ``DOCKER-USER`` chain.
 - **Tenant user** ``tenant-<first 8 chars of tenant id>`` with its public key(s), no password, no sudo.
@@ -23,10 +24,10 @@ import re
 from dataclasses import dataclass
 
 from mailu.files import DesiredDir, DesiredFile
+from mailu.ports import MAIL_PORTS
 from toolkit import validate
 from toolkit.errors import ValidationError
 
-MAIL_PORTS: tuple[int, ...] = (25, 80, 443, 465, 587, 993)
 SSHD_DROPIN = "/etc/ssh/sshd_config.d/00-pm-hardening.conf"
 JAIL_FILE = "/etc/fail2ban/jail.d/pm-hardening.local"
 FILTER_FILE = "/etc/fail2ban/filter.d/pm-mailu-auth.conf"
@@ -128,6 +129,7 @@ def fail2ban_filter() -> str:
 
 
 def fail2ban_docker_action() -> str:
+    ports = ",".join(str(p) for p in MAIL_PORTS)
     return (
         "# Managed by pm-mail-infra: ban in Docker's DOCKER-USER chain (published ports bypass INPUT).\n"
         "[Definition]\n"
@@ -143,7 +145,7 @@ def fail2ban_docker_action() -> str:
         "\n"
         "[Init]\n"
         "name = default\n"
-        "port = 25,80,443,465,587,993\n"
+        f"port = {ports}\n"
     )
 
 

@@ -1,19 +1,25 @@
 """The idempotent Mailu installer: a fixed plan of steps executed over SSH, each changing only what differs.
 
-Steps, in order: packages, docker-service, mailu-tree, compose-file, env-file, dkim-key, mailu-up, mailu-health,
-admin-account, firewall, fail2ban, sshd, tenant-user, unattended-upgrades. Each compares desired with actual
-state (file SHA-256, mode, owner; service state; package presence) and reports ``changed`` only if it acted, so a
-second run on a healthy host reports zero changes.
+Steps, in order: host, docker-daemon, packages, docker-service, mailu-tree, compose-file, env-file, front-overrides,
+dkim-key, mailu-up, mailu-health, docker-exposure, admin-account, firewall, fail2ban, sshd, tenant-user,
+unattended-upgrades, probes. Each compares desired with actual state (file SHA-256, mode, owner; service state;
+installed package versions) and reports ``changed`` only if it acted, so a second run on a healthy host reports
+zero changes.
+
+- ``host`` reads the facts once and refuses, before changing anything, a release the installer does not support or
+  a publish address the host does not have; ``docker-daemon``, ``packages`` and ``docker-exposure`` are
+  ``mailu.docker_host`` (Docker from Docker's apt repository, userland proxy off, verified on the host).
+- ``probes`` talks to the services from the operator's side (``mailu.probe``) and reports what answered; it never
+  fails the install (a fresh host may still be waiting for its certificate), the report says so.
 
 Restarts: first install -> ``docker compose up -d``. Later, only the services affected by what changed are
-recreated (``up -d --no-deps <services>``, see ``mailu.restart``); a new DKIM key restarts ``antispam``.
+recreated (``up -d --no-deps <services>``, see ``mailu.restart``); a new DKIM key restarts ``antispam``; a changed
+front override recreates ``front``.
 
 Admin account (decision): set through ``flask mailu config-import --update -`` inside the admin container, with the
 YAML (holding the password) on stdin of ``docker compose exec -T``: the password is on no command line (host or
-container) and in no file. ``INITIAL_ADMIN_PW`` in mailu.env was rejected: Mailu's admin start script passes it
-to a shell command line inside the container, and it would sit in mailu.env forever. Whether the account is current
-is known from a marker ``/etc/pm-mail-infra/mailu-admin`` (mode 0600) holding a salted PBKDF2 of account+password,
-so a run with an unchanged credential does nothing and a rotated one is applied once.
+container) and in no file (``mailu.admin_account``). ``INITIAL_ADMIN_PW`` in mailu.env was rejected: Mailu's admin
+start script passes it to a shell command line inside the container, and it would sit in mailu.env forever.
 
 Secrets (SECRET_KEY inside mailu.env, the DKIM key, the admin password) reach the host only through stdin of the
 SSH channel; they are registered with the executor, which refuses any command line containing them.
@@ -21,10 +27,10 @@ SSH channel; they are registered with the executor, which refuses any command li
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import dataclasses
 import json
 import secrets
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,40 +38,30 @@ from typing import Any
 
 import yaml
 
-from mailu import hardening
+from mailu import docker_host, hardening
+from mailu.admin_account import (
+    ADMIN_MARKER,
+    admin_import_yaml,
+    admin_marker,
+    admin_marker_matches,
+    marker_account,
+)
 from mailu.config import COMPOSE_PROJECT, INSTALL_ROOT, MailuConfig
 from mailu.errors import MailuHealthError, MailuInstallError
 from mailu.files import DesiredDir, DesiredFile, FileChange, files_digest, sync_dirs, sync_files
 from mailu.hardening import HardeningConfig
+from mailu.overrides import FRONT_RESTART_PATHS, front_override_files, stale_override_paths
+from mailu.probe import ProbeReport, probe_mailu
 from mailu.render import COMPOSE_PATH, ENV_PATH, parse_env, render
 from mailu.restart import DKIM_KEY_SERVICES, compose_services, env_services, services_with_env_file
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, ValidationError
 from toolkit.redact import Secret
 from toolkit.ssh import RemoteExecutor, quote_all
 from toolkit.tenant_files import AUTHORIZED_KEYS, TenantFiles
 
-ADMIN_MARKER = "/etc/pm-mail-infra/mailu-admin"
-ADMIN_KDF_ITERATIONS = 100_000
 COMPOSE: tuple[str, ...] = ("docker", "compose", "--project-name", COMPOSE_PROJECT, "--file", COMPOSE_PATH)
-APT_ENV = "DEBIAN_FRONTEND=noninteractive"
-
-PACKAGE_PROBES: dict[str, str] = {
-    "docker": "command -v docker",
-    "compose": "docker compose version",
-    "ufw": "command -v ufw",
-    "fail2ban": "command -v fail2ban-client",
-    "unattended-upgrades": "command -v unattended-upgrade",
-}
-DISTRO_PACKAGES: dict[str, dict[str, tuple[str, ...]]] = {
-    # Docker from the distribution; compose v2 is `docker-compose-v2` on Ubuntu, `docker-compose` on Debian >= 13.
-    "ubuntu": {"docker": ("docker.io",), "compose": ("docker-compose-v2",)},
-    "debian": {"docker": ("docker.io",), "compose": ("docker-compose",)},
-}
-COMMON_PACKAGES: dict[str, tuple[str, ...]] = {
-    "ufw": ("ufw",),
-    "fail2ban": ("fail2ban", "python3-systemd"),
-    "unattended-upgrades": ("unattended-upgrades",),
-}
+__all__ = ["ADMIN_MARKER", "InstallReport", "InstallRequest", "MailuInstaller", "StepResult", "admin_import_yaml",
+           "admin_marker", "admin_marker_matches", "mailu_dirs", "parse_compose_ps"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +88,7 @@ class InstallReport:
     steps: tuple[StepResult, ...]
     restarted: tuple[str, ...]
     files_digest: str
+    probes: ProbeReport | None = None
 
     @property
     def changed_steps(self) -> tuple[str, ...]:
@@ -111,6 +108,9 @@ class _RunState:
     compose_changed: bool = False
     env_changed: bool = False
     dkim_changed: bool = False
+    front_changed: bool = False
+    facts: docker_host.HostFacts | None = None
+    probes: ProbeReport | None = None
     restarted: list[str] = field(default_factory=list)
 
 
@@ -133,36 +133,6 @@ def mailu_dirs(config: MailuConfig) -> list[DesiredDir]:
         volumes.append("clamav")
     dirs += [DesiredDir(f"{root}/{name}", 0o755, enforce=False) for name in volumes]
     return dirs
-
-
-def admin_marker(email: str, password: Secret, salt: bytes, iterations: int = ADMIN_KDF_ITERATIONS) -> str:
-    derived = hashlib.pbkdf2_hmac("sha256", f"{email}\0{password.reveal()}".encode(), salt, iterations)
-    return f"pbkdf2_sha256${iterations}${salt.hex()}${derived.hex()}\n"
-
-
-def admin_marker_matches(marker: str, email: str, password: Secret) -> bool:
-    try:
-        scheme, iterations, salt, _ = marker.strip().split("$")
-        if scheme != "pbkdf2_sha256":
-            return False
-        expected = admin_marker(email, password, bytes.fromhex(salt), int(iterations))
-    except ValueError:
-        return False
-    return hmac.compare_digest(expected.strip(), marker.strip())
-
-
-def admin_import_yaml(config: MailuConfig, password: Secret) -> bytes:
-    """The config-import document for the admin account (holds the password: stdin only)."""
-    document = {
-        "domain": [{"name": config.domain}],
-        "user": [{
-            "email": config.admin_email,
-            "password": password.reveal(),
-            "hash_password": True,
-            "global_admin": True,
-        }],
-    }
-    return yaml.safe_dump(document, sort_keys=True).encode()
 
 
 def parse_compose_ps(text: str) -> dict[str, tuple[str, str]]:
@@ -193,16 +163,22 @@ class MailuInstaller:
         health_interval: float = 3.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        probe: bool = True,
+        probe_tls: ssl.SSLContext | None = None,
+        probe_timeout: float = 5.0,
     ) -> None:
         self._ex = executor
         self._health_timeout = health_timeout
         self._health_interval = health_interval
         self._sleep = sleep
         self._clock = clock
+        self._probe = probe
+        self._probe_tls = probe_tls
+        self._probe_timeout = probe_timeout
 
     def install(self, request: InstallRequest) -> InstallReport:
         self._ex.register_secret(request.secret_key, request.dkim_private_key, request.admin_password)
-        config = request.config
+        config = self._bound(request.config)
         rendered = render(config, request.secret_key)
         state = _RunState()
         compose_file = DesiredFile(COMPOSE_PATH, rendered.compose, 0o644)
@@ -210,15 +186,21 @@ class MailuInstaller:
         dkim_pem = request.dkim_private_key.reveal().encode()
         if b"PRIVATE KEY-----" not in dkim_pem:
             raise MailuInstallError("dkim-key", "the DKIM private key is not PEM text")
+        overrides = front_override_files(config)
         steps: list[tuple[str, Callable[[], StepResult]]] = [
-            ("packages", self._packages),
+            ("host", lambda: self._host(config, state)),
+            ("docker-daemon", lambda: self._docker_daemon(state)),
+            ("packages", lambda: self._packages(state)),
             ("docker-service", lambda: self._service("docker-service", "docker", restart=False)),
             ("mailu-tree", lambda: self._dirs("mailu-tree", mailu_dirs(config))),
             ("compose-file", lambda: self._compose_file(compose_file, state)),
             ("env-file", lambda: self._env_file(env_file, state)),
+            ("front-overrides", lambda: self._front_overrides(config, overrides, state)),
             ("dkim-key", lambda: self._dkim_key(config, dkim_pem, state)),
             ("mailu-up", lambda: self._up(config, rendered.compose, rendered.env, state)),
             ("mailu-health", lambda: self._health(config)),
+            ("docker-exposure", lambda: StepResult("docker-exposure", False, docker_host.verify_exposure(
+                self._ex, COMPOSE, config.bind_address))),
             ("admin-account", lambda: self._admin(config, request.admin_password)),
             ("firewall", lambda: self._firewall(request.hardening)),
             ("fail2ban", lambda: self._files_and_service(
@@ -227,6 +209,7 @@ class MailuInstaller:
             ("tenant-user", lambda: self._tenant_user(request.hardening)),
             ("unattended-upgrades", lambda: self._files_and_service(
                 "unattended-upgrades", hardening.auto_upgrade_files(), "unattended-upgrades", restart=False)),
+            ("probes", lambda: self._probes(config, state)),
         ]
         results: list[StepResult] = []
         for name, step in steps:
@@ -237,38 +220,70 @@ class MailuInstaller:
             except ToolkitError as exc:
                 raise MailuInstallError(name, str(exc)) from exc
         managed = [compose_file, env_file, DesiredFile(config.dkim_key_path, dkim_pem, 0o600, secret=True),
+                   *overrides, docker_host.daemon_file(), *self._apt_files(state),
                    *hardening.fail2ban_files(request.hardening), *hardening.sshd_files(),
                    *hardening.auto_upgrade_files(), *hardening.firewall_files(request.hardening),
                    hardening.tenant_authorized_keys(request.hardening)]
         return InstallReport(host=self._ex.host, steps=tuple(results), restarted=tuple(state.restarted),
-                             files_digest=files_digest(managed))
+                             files_digest=files_digest(managed), probes=state.probes)
+
+    def _bound(self, config: MailuConfig) -> MailuConfig:
+        """The config with its publish address: the VPS's address the installer connects to, unless given."""
+        if config.bind_address:
+            return config
+        try:
+            return dataclasses.replace(config, bind_address=self._ex.host)
+        except ValidationError as exc:
+            raise MailuInstallError("host", f"cannot publish on {self._ex.host!r}: {exc.problem}") from None
+
+    @staticmethod
+    def _apt_files(state: _RunState) -> list[DesiredFile]:
+        facts = state.facts
+        return [] if facts is None else docker_host.apt_files(facts.release(), facts.architecture)
 
     # --- steps ---------------------------------------------------------------------------------------------
 
-    def _packages(self) -> StepResult:
-        probes = "; ".join(
-            f"if {probe} >/dev/null 2>&1; then echo 'ok {name}'; else echo 'missing {name}'; fi"
-            for name, probe in PACKAGE_PROBES.items()
-        )
-        result = self._ex.run(f"{probes}; (. /etc/os-release 2>/dev/null && echo \"os $ID\") || echo 'os unknown'")
-        missing = [line.split(" ", 1)[1] for line in result.stdout.splitlines() if line.startswith("missing ")]
-        os_id = next((line[3:] for line in result.stdout.splitlines() if line.startswith("os ")), "unknown")
-        if not missing:
+    def _host(self, config: MailuConfig, state: _RunState) -> StepResult:
+        facts = docker_host.read_facts(self._ex, config.bind_address)
+        release = facts.release()
+        docker_host.check_bind_address(facts, config.bind_address)
+        state.facts = facts
+        return StepResult("host", False, f"{release.label} ({release.codename}, {facts.architecture}); "
+                                         f"publishing on {config.bind_address}")
+
+    def _docker_daemon(self, state: _RunState) -> StepResult:
+        sync_dirs(self._ex, [DesiredDir("/etc/docker", 0o755)])
+        result, changes = self._files("docker-daemon", [docker_host.daemon_file()])
+        if changes and state.facts is not None and state.facts.installed("docker-ce"):
+            self._ex.run(quote_all(["systemctl", "restart", "docker"]))
+            return StepResult("docker-daemon", True, result.detail + "; restarted docker (userland proxy off)")
+        return result
+
+    def _packages(self, state: _RunState) -> StepResult:
+        facts = state.facts
+        if facts is None:
+            raise MailuInstallError("packages", "the host's facts were not read")
+        release = facts.release()
+        plan = docker_host.package_plan(facts, release)
+        if plan.remove:  # Docker's guide: the distribution's packages go first (same files, older engine)
+            self._ex.run(f"{docker_host.APT_ENV} apt-get remove -y -q " + quote_all(plan.remove))
+        if plan.prerequisites:  # before Docker's https source can be read
+            self._ex.run(f"{docker_host.APT_ENV} apt-get update -q")
+            self._ex.run(f"{docker_host.APT_ENV} apt-get install -y -q " + quote_all(plan.prerequisites))
+        sync_dirs(self._ex, [DesiredDir("/etc/apt/keyrings", 0o755)])
+        sources = sync_files(self._ex, docker_host.apt_files(release, facts.architecture))
+        commands = docker_host.plan_commands(dataclasses.replace(plan, remove=(), prerequisites=()),
+                                             sources_changed=bool(sources))
+        for command in commands:
+            self._ex.run(command)
+        if plan.empty and not sources:
             return StepResult("packages", False)
-        packages: list[str] = []
-        for name in missing:
-            if name in COMMON_PACKAGES:
-                packages += COMMON_PACKAGES[name]
-            elif os_id in DISTRO_PACKAGES:
-                packages += DISTRO_PACKAGES[os_id][name]
-            else:
-                raise MailuInstallError(
-                    "packages", f"{name} is missing and this installer knows no Docker packages for OS {os_id!r} "
-                    "(supported: ubuntu, debian); install Docker with the compose plugin first")
-        packages = sorted(set(packages))
-        self._ex.run(f"{APT_ENV} apt-get update -q")
-        self._ex.run(f"{APT_ENV} apt-get install -y -q " + quote_all(packages))
-        return StepResult("packages", True, "installed " + " ".join(packages))
+        done = [f"removed {' '.join(plan.remove)}"] if plan.remove else []
+        done += [f"Docker's apt source for {release.codename}"] if sources else []
+        done += [f"installed {' '.join(plan.prerequisites + plan.install)}"] if plan.prerequisites or plan.install \
+            else []
+        done += [f"held {' '.join(plan.hold)}"] if plan.hold else []
+        return StepResult("packages", True, "; ".join(done))
 
     def _service(self, step: str, unit: str, *, restart: bool) -> StepResult:
         """Enable and start ``unit`` if needed; with ``restart``, restart it (after its config changed)."""
@@ -316,6 +331,17 @@ class MailuInstaller:
         state.env_changed = any(c.content_changed for c in changes)
         return result
 
+    def _front_overrides(self, config: MailuConfig, files: list[DesiredFile], state: _RunState) -> StepResult:
+        result, changes = self._files("front-overrides", files)
+        stale = [path for path, stat in self._ex.file_stats(stale_override_paths(config)).items() if stat is not None]
+        if stale:
+            self._ex.run(quote_all(["rm", "-f", "--", *stale]))
+        state.front_changed = bool(stale) or any(c.path in FRONT_RESTART_PATHS and c.content_changed for c in changes)
+        if not stale:
+            return result
+        removed = "removed " + " ".join(stale)
+        return StepResult("front-overrides", True, "; ".join(filter(None, [result.detail, removed])))
+
     def _dkim_key(self, config: MailuConfig, pem: bytes, state: _RunState) -> StepResult:
         # Mailu's admin container chowns /dkim to its own user at start: the key takes the directory's owner,
         # as admin would, so it stays readable without restarting admin.
@@ -349,6 +375,8 @@ class MailuInstaller:
         if state.env_changed:
             new_env = parse_env(env.decode())
             affected |= env_services(services_with_env_file(new_doc), state.old_env, new_env)
+        if state.front_changed:
+            affected.add("front")
         affected |= expected - running
         actions: list[str] = []
         if affected or removed:
@@ -380,17 +408,19 @@ class MailuInstaller:
             self._sleep(self._health_interval)
 
     def _admin(self, config: MailuConfig, password: Secret) -> StepResult:
+        account = marker_account(config)
         marker = self._ex.read_file_if_exists(ADMIN_MARKER)
-        if marker is not None and admin_marker_matches(marker.decode(errors="replace"), config.admin_email, password):
+        if marker is not None and admin_marker_matches(marker.decode(errors="replace"), account, password):
             return StepResult("admin-account", False)
         self._ex.run(
             quote_all([*COMPOSE, "exec", "-T", "admin", "flask", "mailu", "config-import", "--update", "--quiet", "-"]),
             stdin=admin_import_yaml(config, password),
         )
         sync_dirs(self._ex, [DesiredDir("/etc/pm-mail-infra", 0o755)])
-        new_marker = admin_marker(config.admin_email, password, secrets.token_bytes(16))
+        new_marker = admin_marker(account, password, secrets.token_bytes(16))
         self._ex.put_file(ADMIN_MARKER, new_marker.encode(), mode=0o600)
-        return StepResult("admin-account", True, f"set {config.admin_email}")
+        alias = "" if config.postmaster == config.admin_localpart else f", alias {config.postmaster}@{config.domain}"
+        return StepResult("admin-account", True, f"set {config.admin_email}{alias}")
 
     def _firewall(self, config: HardeningConfig) -> StepResult:
         status = self._ex.run(["ufw", "status"])
@@ -450,3 +480,12 @@ class MailuInstaller:
         keys = TenantFiles(self._ex, user).write(AUTHORIZED_KEYS, hardening.tenant_authorized_keys(config).content)
         details += keys.changes
         return StepResult("tenant-user", bool(details), "; ".join(details))
+
+    def _probes(self, config: MailuConfig, state: _RunState) -> StepResult:
+        if not self._probe:
+            return StepResult("probes", False, "skipped")
+        report = probe_mailu(config.bind_address, mail_host=config.hostnames[0], mta_sts_host=config.mta_sts_host,
+                             admin_path="/admin" if config.admin_ui else None, tls=self._probe_tls,
+                             timeout=self._probe_timeout)
+        state.probes = report
+        return StepResult("probes", False, report.summary())

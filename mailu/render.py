@@ -4,9 +4,17 @@ The structure follows what Mailu's own setup utility produces for the compose fl
 under ``/mailu``, networks, env sections and keys), with these deliberate differences:
 - images are pinned to the exact release (``ghcr.io/mailu/<image>:2024.06.57``) instead of
   ``${MAILU_VERSION:-2024.06}``, so nothing floats;
-- ``front`` publishes only 25, 80, 443, 465, 587 and 993: Docker-published ports bypass the host firewall, so the
-  published set must equal the firewall's mail ports (no POP3, plain IMAP or ManageSieve);
-- ``DKIM_SELECTOR`` is set explicitly (dated selectors, requirements section 5).
+- ``front`` publishes only 25, 80, 443, 465, 587 and 993 (``mailu.ports``): Docker-published ports bypass the host
+  firewall, so the published set must equal the firewall's mail ports (no POP3, plain IMAP or ManageSieve), and
+  ``PORTS`` lists the same set so Mailu listens on each of them (its default leaves 587 off);
+- every published port is bound to the VPS's public address (``bind_address``), never 0.0.0.0: with Docker's
+  userland proxy, connections to a wildcard-published port can appear to come from the Docker gateway, inside
+  Mailu's trusted ``SUBNET`` (an open relay; Mailu's FAQ and issue 3680). The installer also turns the userland
+  proxy off (``mailu.docker_host``);
+- ``DKIM_SELECTOR`` is set explicitly (dated selectors, requirements section 5);
+- ``HOSTNAMES`` ends with ``mta-sts.<domain>`` so the certificate covers the MTA-STS policy host that front serves
+  (``mailu.overrides``).
+Every key that differs from Mailu's own setup output is listed, with the reason, in ``mailu/UPSTREAM.md``.
 Same input, same bytes: no timestamps, no random values (the secret key is an input).
 """
 
@@ -19,6 +27,7 @@ from typing import Any
 import yaml
 
 from mailu.config import CLAMAV_IMAGE, COMPOSE_PROJECT, INSTALL_ROOT, REDIS_IMAGE, MailuConfig
+from mailu.ports import MAILU_PORTS_ENV, PUBLISHED_PORTS
 from toolkit.errors import ValidationError
 from toolkit.redact import REDACTED, Secret
 from toolkit.ssh import sha256_hex
@@ -26,7 +35,6 @@ from toolkit.ssh import sha256_hex
 COMPOSE_PATH = f"{INSTALL_ROOT}/docker-compose.yml"
 ENV_PATH = f"{INSTALL_ROOT}/mailu.env"
 ENV_FILE_NAME = "mailu.env"
-PUBLISHED_PORTS: tuple[int, ...] = (80, 443, 25, 465, 587, 993)
 MAILU_IMAGES = {
     "front": "nginx", "resolver": "unbound", "admin": "admin", "imap": "dovecot", "smtp": "postfix",
     "antispam": "rspamd", "webmail": "webmail",
@@ -58,6 +66,14 @@ def check_secret_key(secret_key: Secret) -> str:
 
 # --- docker-compose.yml ------------------------------------------------------------------------------------
 
+def bound_address(config: MailuConfig) -> str:
+    """The address the ports are published on; rendering without one is refused (never a wildcard)."""
+    if not config.bind_address:
+        raise ValidationError("mailu.bind_address", "is empty: the installer fills in the VPS's address before "
+                              "rendering (MailuInstaller), or give it in the config")
+    return config.bind_address
+
+
 def _logging(service: str) -> dict[str, Any]:
     return {"driver": "journald", "options": {"tag": f"mailu-{service}"}}
 
@@ -85,7 +101,7 @@ def compose_document(config: MailuConfig) -> dict[str, Any]:
     }
 
     front = _mailu_service(config, "front")
-    front["ports"] = [f"{config.bind_address}:{port}:{port}" for port in PUBLISHED_PORTS]
+    front["ports"] = [f"{bound_address(config)}:{port}:{port}" for port in PUBLISHED_PORTS]
     front["networks"] = ["default"] + (["webmail"] if config.webmail != "none" else [])
     front["volumes"] = [f"{root}/certs:/certs", f"{root}/overrides/nginx:/overrides:ro"]
     front["depends_on"] = ["resolver"]
@@ -172,15 +188,15 @@ def render_compose(config: MailuConfig) -> bytes:
 def env_entries(config: MailuConfig, secret_key: Secret) -> list[tuple[str, str] | str]:
     """Ordered env content: ``(key, value)`` pairs and comment/section strings."""
     webroot = "/webmail" if config.webmail != "none" else ("/admin" if config.admin_ui else "")
-    postmaster = f"{config.postmaster}@{config.domain}"
     entries: list[tuple[str, str] | str] = [
         "## Common settings",
         ("SECRET_KEY", check_secret_key(secret_key)),
         ("SUBNET", config.subnet),
         ("DOMAIN", config.domain),
-        ("HOSTNAMES", ",".join(config.hostnames)),
+        ("HOSTNAMES", ",".join(config.certificate_hostnames)),
         ("POSTMASTER", config.postmaster),
         ("TLS_FLAVOR", config.tls_flavor),
+        ("PORTS", MAILU_PORTS_ENV),
         ("AUTH_RATELIMIT_IP", "5/hour"),
         ("AUTH_RATELIMIT_USER", "50/day"),
         ("DISABLE_STATISTICS", "True"),
@@ -199,8 +215,9 @@ def env_entries(config: MailuConfig, secret_key: Secret) -> list[tuple[str, str]
         ("FETCHMAIL_ENABLED", "False"),
         ("FETCHMAIL_DELAY", "600"),
         ("RECIPIENT_DELIMITER", "+"),
-        ("DMARC_RUA", postmaster),
-        ("DMARC_RUF", postmaster),
+        # Local parts: Mailu appends "@DOMAIN" itself (models.Domain.dns_dmarc).
+        ("DMARC_RUA", config.postmaster),
+        ("DMARC_RUF", config.postmaster),
         ("WELCOME", "false"),
         ("FULL_TEXT_SEARCH", "en"),
         ("DKIM_SELECTOR", config.dkim_selector),
@@ -221,7 +238,8 @@ def env_entries(config: MailuConfig, secret_key: Secret) -> list[tuple[str, str]
         ("TZ", config.timezone),
         ("DEFAULT_SPAM_THRESHOLD", "80"),
         ("API_TOKEN", ""),
-        ("FULL_TEXT_SEARCH_ATTACHMENTS", "False"),
+        # Empty, not "False": Dovecot's template tests the raw string, and any non-empty value enables tika.
+        ("FULL_TEXT_SEARCH_ATTACHMENTS", ""),
     ]
     if config.extra_env:
         entries.append("## Extra settings from the stack config")

@@ -22,8 +22,11 @@ How it is isolated (all as root, nothing configured on the machine itself):
   as the writable layer, then ``chroot`` into it: the VPS shares the machine's binaries but every write
   (``/mailu``, ``/etc``, ``/var``, ...) lands in its own upper layer, so two VPSes never share files.
   ``/root``, ``/home``, ``/tmp`` and non-standard top-level directories start empty (opaque in the upper layer).
-- ``docker``, ``apt-get``, ``systemctl``, ``ufw``, ``fail2ban-client`` and a few more are replaced in that view by
-  ``sandbox/vps_standin.py``, which logs each call as a JSON line to ``/var/log/pm-standins.jsonl`` and succeeds.
+- ``docker``, ``apt-get``, ``dpkg-query``, ``systemctl``, ``ufw``, ``fail2ban-client`` and a few more are replaced in
+  that view by ``sandbox/vps_standin.py``, which logs each call as a JSON line to ``/var/log/pm-standins.jsonl`` and
+  succeeds. Its ``docker compose up`` starts real listeners for Mailu's front (``sandbox/vps_listeners.py``, with
+  aiosmtpd copied from the venv) as processes of the host: they end when the host stops, and ``start`` brings
+  them back for a project that was up (Docker's ``restart: always``).
 Only the lower layer's root filesystem is visible: directories that are separate mounts on the machine
 (other than /proc, /dev, /run, which are provided) appear empty inside the VPS.
 """
@@ -31,6 +34,7 @@ Only the lower layer's root filesystem is visible: directories that are separate
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import ipaddress
 import json
 import os
@@ -38,6 +42,7 @@ import random
 import shlex
 import shutil
 import stat
+import subprocess
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,8 +60,12 @@ SSHD = "/usr/sbin/sshd"
 SYSTEM_PYTHON = "/usr/bin/python3"
 STANDIN_LOG = "/var/log/pm-standins.jsonl"
 STANDIN_SCRIPT = "/usr/local/lib/pm-standins/standin.py"
+LISTENERS_SCRIPT = "/usr/local/lib/pm-standins/listeners.py"
+LISTENER_PACKAGES = ("aiosmtpd", "public", "attr", "attrs")
+"""Pure-Python packages the listeners import (aiosmtpd and its dependencies), copied from this venv."""
+STANDIN_STATE = "/var/lib/pm-standins/state.json"
 STANDIN_NAMES = (
-    "docker", "docker-compose", "systemctl", "ufw", "fail2ban-client", "apt-get", "apt",
+    "docker", "docker-compose", "systemctl", "ufw", "fail2ban-client", "apt-get", "apt", "apt-mark", "dpkg-query",
     "service", "journalctl", "reboot", "shutdown", "hostnamectl", "timedatectl",
 )
 # Directories a fresh VPS has but whose content on this machine must not leak into it.
@@ -97,6 +106,10 @@ def preflight() -> None:
     if not os.access(SYSTEM_PYTHON, os.X_OK):
         raise SetupError("start a VPS host", f"{SYSTEM_PYTHON} not found (the tool stand-ins need it)",
                          "install python3 from the system packages")
+    missing = [name for name in LISTENER_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise SetupError("start a VPS host", f"{', '.join(missing)} not installed (the stand-in listeners need it)",
+                         "run scripts/setup.sh (installs the dev dependencies)")
 
 
 def _validate_root_dir(root_dir: Path) -> Path:
@@ -243,6 +256,16 @@ class VpsHost:
         body = source.split("\n", 1)[1] if source.startswith("#!") else source
         script.write_text(f"#!{SYSTEM_PYTHON}\n{body}")
         script.chmod(0o755)
+        listeners = self.upper / LISTENERS_SCRIPT.lstrip("/")
+        listeners.write_text((Path(__file__).with_name("vps_listeners.py")).read_text())
+        listeners.chmod(0o755)
+        site = listeners.parent / "site"
+        for package in LISTENER_PACKAGES:
+            spec = importlib.util.find_spec(package)
+            locations = list(spec.submodule_search_locations or []) if spec is not None else []
+            if locations:
+                shutil.copytree(locations[0], site / package, dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns("__pycache__", "tests", "docs"))
         for name in STANDIN_NAMES:
             targets = {self.upper / "usr/local/sbin" / name}
             # Shadow the real tool wherever it lives, so absolute paths (/usr/bin/systemctl) hit the stand-in too.
@@ -275,11 +298,27 @@ class VpsHost:
 
     def start(self) -> None:
         """Start sshd unless it already runs; returns when it accepts TCP connections."""
-        if daemon.running_pid(self._spec) is None and not port_free(self.port, self.address):
+        was_running = daemon.running_pid(self._spec) is not None
+        if not was_running and not port_free(self.port, self.address):
             raise SetupError(f"start VPS host {self.hostname}",
                              f"{self.address}:{self.port} is already taken by another process",
                              "stop that process or give this host another address")
         daemon.start(self._spec)
+        if not was_running:
+            self._boot_services()
+
+    def _boot_services(self) -> None:
+        """Start the stand-in listeners of compose projects that were up before the host stopped."""
+        try:
+            state = json.loads((self.upper / STANDIN_STATE.lstrip("/")).read_text())
+        except (OSError, ValueError):
+            return
+        init_pid = self._namespace_init_pid()
+        if not isinstance(state, dict) or not state.get("compose_up") or init_pid is None:
+            return
+        subprocess.run(["nsenter", "--target", str(init_pid), "--mount", "--pid", "--root", "--wd", "--",
+                        SYSTEM_PYTHON, STANDIN_SCRIPT, "--boot"], check=False, timeout=60,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def running(self) -> bool:
         return daemon.running_pid(self._spec) is not None

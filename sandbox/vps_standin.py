@@ -1,11 +1,16 @@
 #!/usr/bin/python3
-"""Stand-in for system tools on a simulated VPS (docker, apt-get, systemctl, ufw, fail2ban-client, ...).
+"""Stand-in for system tools on a simulated VPS (docker, apt-get, dpkg-query, systemctl, ufw, fail2ban-client, ...).
 
 Copied into each VPS's private filesystem and reached through symlinks named after the tool it replaces, so
 ``argv[0]`` says which tool was called. Every call is appended as one JSON line to ``/var/log/pm-standins.jsonl``
 (``PM_STANDIN_LOG`` overrides) and reports success with plausible output. A little state (compose projects
-that are up, ufw rules) lives in ``/var/lib/pm-standins/state.json`` so ``docker compose ps`` and
-``ufw status`` answer consistently with earlier calls.
+that are up, ufw rules, the packages apt "installed") lives in ``/var/lib/pm-standins/state.json`` so
+``docker compose ps``, ``ufw status`` and ``dpkg-query`` answer consistently with earlier calls.
+
+``docker compose up`` of a project with a ``front`` service starts REAL listeners (``vps_listeners.py``: SMTP with
+STARTTLS, submission, SMTPS, IMAPS, HTTPS) on the address and ports front publishes, as a process of the VPS (it
+ends with the VPS host); ``down`` stops them, ``ps`` reports what front publishes. ``standin.py --boot`` (run by
+``VpsHost.start``) starts them again after a restart of the host, as Docker's ``restart: always`` would.
 
 Runs under the VPS's system python3 with the standard library only: it must not import project code.
 """
@@ -13,6 +18,7 @@ Runs under the VPS's system python3 with the standard library only: it must not 
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import json
 import os
 import re
@@ -23,6 +29,7 @@ from typing import Any
 LOG_PATH = Path(os.environ.get("PM_STANDIN_LOG", "/var/log/pm-standins.jsonl"))
 STATE_PATH = Path(os.environ.get("PM_STANDIN_STATE", "/var/lib/pm-standins/state.json"))
 COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+LISTENERS = Path(__file__).resolve().with_name("listeners.py")
 
 
 def record(tool: str, args: list[str]) -> None:
@@ -141,28 +148,76 @@ def docker_compose(args: list[str]) -> int:
             sys.stdout.write(files[0].read_text(encoding="utf-8"))
         return 0
     if sub in ("up", "start", "restart"):
+        targets = [a for a in positional[positional.index(sub) + 1:] if not a.startswith("-")] or services
+        has_front = "front" in (parse_compose(files[0]).get("services") or {})
+        if has_front and ("front" in targets or not alive(project)):
+            problem = start_front(project, files[0])
+            if problem:
+                print(f"Error response from daemon: front: {problem}", file=sys.stderr)
+                return 1
         up_projects[project] = services
+        state.setdefault("compose_files", {})[project] = [str(f.resolve()) for f in files]
         save_state(state)
-        for service in services:
+        for service in targets:
             print(f" Container {project}-{service}-1  Started", file=sys.stderr)
         return 0
     if sub in ("down", "stop"):
+        stop_front(project)
         up_projects.pop(project, None)
         save_state(state)
         return 0
     if sub == "ps":
         running = up_projects.get(project, [])
         if "json" in " ".join(args):
+            document = parse_compose(files[0])
             for service in running:
                 print(json.dumps({
                     "Name": f"{project}-{service}-1", "Service": service, "Project": project,
                     "State": "running", "Health": "healthy", "Status": "Up 1 minute (healthy)", "ExitCode": 0,
+                    "Publishers": publishers(document, service),
                 }))
         else:
             print("NAME\tSERVICE\tSTATUS")
             for service in running:
                 print(f"{project}-{service}-1\t{service}\tUp 1 minute (healthy)")
         return 0
+    return 0
+
+
+# --- front's listeners (vps_listeners.py, next to this script as listeners.py) -------------------------
+
+def _listeners() -> Any:
+    spec = importlib.util.spec_from_file_location("pm_standin_listeners", LISTENERS)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {LISTENERS}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def publishers(document: dict[str, Any], service: str) -> list[dict[str, Any]]:
+    return list(_listeners().publishers(document, service))
+
+
+def alive(project: str) -> bool:
+    return bool(_listeners().alive(project))
+
+
+def stop_front(project: str) -> None:
+    _listeners().stop_front(project)
+
+
+def start_front(project: str, compose_file: Path) -> str | None:
+    problem: str | None = _listeners().start_front(project, compose_file, parse_compose(compose_file))
+    return problem
+
+
+def boot() -> int:
+    """After a host restart: start the listeners of every project that was up (restart: always)."""
+    for project in load_state().get("compose_up", {}):
+        files = [Path(f) for f in (load_state().get("compose_files") or {}).get(project, [])]
+        if files and files[0].is_file() and not alive(project):
+            start_front(project, files[0])
     return 0
 
 
@@ -243,10 +298,63 @@ def fail2ban_client(args: list[str]) -> int:
 
 
 def apt_get(args: list[str]) -> int:
+    """Records what apt would leave installed (``name`` or ``name=version``) for ``dpkg-query`` to report."""
     print("Reading package lists... Done")
-    if args[:1] == ["install"] or "install" in args:
-        print("Building dependency tree... Done\n0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.")
+    words = [a for a in args if not a.startswith("-")]
+    verb, names = (words[0], words[1:]) if words else ("", [])
+    if verb in ("install", "remove", "purge"):
+        state = load_state()
+        packages: dict[str, dict[str, Any]] = state.setdefault("dpkg", {})
+        for item in names:
+            name, _, version = item.partition("=")
+            if verb == "install":
+                previous = packages.get(name, {})
+                packages[name] = {"version": version or previous.get("version") or "1.0-standin",
+                                  "held": previous.get("held", False)}
+            else:
+                packages.pop(name, None)
+        save_state(state)
+        print("Building dependency tree... Done")
     return 0
+
+
+def apt_mark(args: list[str]) -> int:
+    words = [a for a in args if not a.startswith("-")]
+    if words[:1] in (["hold"], ["unhold"]):
+        state = load_state()
+        for name in words[1:]:
+            if name in state.get("dpkg", {}):
+                state["dpkg"][name]["held"] = words[0] == "hold"
+                print(f"{name} set on {'hold' if words[0] == 'hold' else 'unhold'}.")
+        save_state(state)
+    return 0
+
+
+def dpkg_query(args: list[str]) -> int:
+    """``dpkg-query -W [-f FORMAT] names...`` answered from what the apt-get stand-in installed."""
+    fmt, names, skip = "${Package}\t${Version}\n", [], False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+        elif arg in ("-f", "--showformat"):
+            fmt, skip = args[i + 1], True
+        elif arg.startswith(("-f=", "--showformat=")):
+            fmt = arg.split("=", 1)[1]
+        elif not arg.startswith("-"):
+            names.append(arg)
+    packages = load_state().get("dpkg", {})
+    missing = 0
+    for name in names:
+        entry = packages.get(name)
+        if entry is None:
+            print(f"dpkg-query: no packages found matching {name}", file=sys.stderr)
+            missing += 1
+            continue
+        status = ("h" if entry.get("held") else "i") + "i "
+        text = (fmt.replace("${Package}", name).replace("${Version}", entry["version"])
+                .replace("${db:Status-Abbrev}", status).replace("\\n", "\n").replace("\\t", "\t"))
+        sys.stdout.write(text)
+    return 1 if missing else 0
 
 
 def succeed(_args: list[str]) -> int:
@@ -261,11 +369,15 @@ TOOLS = {
     "fail2ban-client": fail2ban_client,
     "apt-get": apt_get,
     "apt": apt_get,
+    "apt-mark": apt_mark,
+    "dpkg-query": dpkg_query,
 }
 STAND_IN_NAMES = (*TOOLS, "service", "journalctl", "reboot", "shutdown", "hostnamectl", "timedatectl")
 
 
 def main(argv: list[str]) -> int:
+    if argv[1:2] == ["--boot"]:
+        return boot()
     tool = os.path.basename(argv[0])
     args = argv[1:]
     record(tool, args)

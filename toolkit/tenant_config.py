@@ -19,6 +19,7 @@ from dnsrecords.dmarc import mailto
 from dnsrecords.names import in_zone
 from dnsrecords.spf import build_spf
 from hostwinds.endpoint import check_api_url
+from mailu.docker_apt import image_problem, release_of
 from toolkit import validate
 from toolkit.errors import ConfigError
 
@@ -106,8 +107,10 @@ class MigrationSettings(_Strict):
         return value
 
 
-# Hostwinds plan ids per size tier [guess: the public material gives no plan ids; override with hostwinds.plan_id]
-SIZE_PLAN_IDS: dict[str, str] = {"small": "1002", "medium": "1003", "large": "1004"}
+def size_minimums() -> dict[str, tuple[int, float]]:
+    """Size tier -> (vCPUs, GB RAM) the Hostwinds plan must have at least: a tier is resolved to the smallest such
+    unmanaged plan through ``get_price_list`` (``hostwinds.catalog``), before anything is created."""
+    return {tier: (spec["cpu"], float(spec["ram_gb"])) for tier, spec in SIZE_TIERS.items()}
 
 
 class TenantConfig(_Strict):
@@ -115,7 +118,9 @@ class TenantConfig(_Strict):
     domain: str
     size: SizeTier = "small"
     location: str = Field(default="1", min_length=1)
+    """A Hostwinds location by name ("seattle", "Dallas, TX") or id; resolved through `get_locations`."""
     image: str = Field(default="ubuntu-22.04", min_length=1)
+    """An OS image by name ("ubuntu-22.04" = "Ubuntu 22.04 LTS") or UUID; resolved through `get_public_images`."""
     dns: DnsSettings
     ttl: int = Field(default=3600, ge=60, le=86_400)
     dmarc_stage: Literal["none", "quarantine", "reject"] = "none"
@@ -144,6 +149,15 @@ class TenantConfig(_Strict):
     @classmethod
     def _domain(cls, value: str) -> str:
         return _check(validate.domain, value)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        # A readable id that names a Debian/Ubuntu release the installer does not support is refused here; an id that
+        # names none (a UUID on the live API) is checked by the preflight against the image's Hostwinds name.
+        if release_of(value) is not None and (problem := image_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("dkim_selector")
     @classmethod
@@ -188,7 +202,9 @@ class TenantConfig(_Strict):
 
     @property
     def plan_id(self) -> str:
-        return self.hostwinds.plan_id or SIZE_PLAN_IDS[self.size]
+        """The plan as the stack names it: ``hostwinds.plan_id`` (a rid or plan name) if set, else the size tier;
+        resolved to a rid through ``get_price_list`` (unmanaged plans) by the preflight and at create."""
+        return self.hostwinds.plan_id or self.size
 
     @property
     def vps_label(self) -> str:

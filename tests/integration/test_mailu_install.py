@@ -65,8 +65,8 @@ def test_first_install_writes_everything_and_second_run_changes_nothing(
     first = _install(executor, request)
 
     assert first.changed_steps == (
-        "mailu-tree", "compose-file", "env-file", "dkim-key", "mailu-up", "admin-account", "firewall", "fail2ban",
-        "sshd", "tenant-user", "unattended-upgrades",
+        "docker-daemon", "packages", "mailu-tree", "compose-file", "env-file", "front-overrides", "dkim-key",
+        "mailu-up", "admin-account", "firewall", "fail2ban", "sshd", "tenant-user", "unattended-upgrades",
     )
     assert set(first.restarted) == set(request.config.services())
 
@@ -209,15 +209,41 @@ def test_admin_password_rotation_and_drift_repair(
     assert _compose_actions(_calls_since(mailu_vps, mark)) == []
 
 
-def test_missing_packages_are_installed_with_apt(
+def test_docker_comes_from_dockers_repository_pinned_and_held(
     mailu_vps_factory: Callable[..., Any], mailu_executor_for: Callable[..., SshExecutor], mailu_secrets: StaticSecrets,
     mailu_tenant_key: KeyPair,
 ) -> None:
+    """Issue 13 item 1: on a Debian 12 host (the sandbox's), Debian's docker.io/docker-compose (v1) are removed and
+    Docker Engine + the compose plugin come from Docker's apt repository, signed-by its pinned key, versions pinned
+    and held; a re-run asks apt for nothing."""
     host = mailu_vps_factory("bare", with_unattended_upgrades=False)
-    report = _install(mailu_executor_for(host), make_request(mailu_secrets, mailu_tenant_key))
-    assert report.steps[0].name == "packages" and report.steps[0].changed
-    apt = [c["args"] for c in host.standin_calls() if c["tool"] == "apt-get"]
-    assert apt == [["update", "-q"], ["install", "-y", "-q", "unattended-upgrades"]]
+    executor = mailu_executor_for(host)
+    executor.run("apt-get install -y docker.io docker-compose")  # what the old installer left on Debian
+    mark = len(host.standin_calls())
+    report = _install(executor, make_request(mailu_secrets, mailu_tenant_key))
+    assert report.steps[0].name == "host" and "Debian 12 (bookworm" in report.steps[0].detail
+    apt = [c["args"] for c in _calls_since(host, mark) if c["tool"] in ("apt-get", "apt-mark")]
+    suffix = "-1~debian.12~bookworm"
+    assert apt == [
+        ["remove", "-y", "-q", "docker.io", "docker-compose"],
+        ["update", "-q"], ["install", "-y", "-q", "ca-certificates"],
+        ["update", "-q"],
+        ["install", "-y", "-q", "--allow-change-held-packages", "ufw", "fail2ban", "python3-systemd",
+         "unattended-upgrades", f"docker-ce=5:27.3.1{suffix}", f"docker-ce-cli=5:27.3.1{suffix}",
+         "containerd.io=1.7.22-1", f"docker-compose-plugin=2.29.7{suffix}"],
+        ["hold", "docker-ce", "docker-ce-cli", "containerd.io", "docker-compose-plugin"],
+    ]
+    source = host.read_text("/etc/apt/sources.list.d/docker.list")
+    assert "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/debian " \
+           "bookworm stable" in source
+    shown = executor.run("gpg --show-keys --with-colons /etc/apt/keyrings/docker.asc").stdout  # real gpg on the host
+    assert "fpr:::::::::9DC858229FC7DD38854AE2D88D81803C0EBFCD88:" in shown
+    assert json.loads(host.read_text("/etc/docker/daemon.json")) == {"userland-proxy": False}
+
+    mark = len(host.standin_calls())
+    again = _install(executor, make_request(mailu_secrets, mailu_tenant_key))
+    assert not again.steps[1].changed and not again.steps[2].changed
+    assert not [c for c in _calls_since(host, mark) if c["tool"] in ("apt-get", "apt-mark")]
 
 
 def test_pulumi_provider_runs_the_installer_and_outputs_no_secret(

@@ -84,15 +84,16 @@ def test_dkim_key_change_restarts_antispam() -> None:
 
 
 def test_compose_change_detection() -> None:
-    base = compose_document(MailuConfig(domain="acme.example"))
+    base = compose_document(MailuConfig(domain="acme.example", bind_address="203.0.113.7"))
     same, removed = restart.compose_services(base, base)
     assert (same, removed) == (set(), False)
-    av = compose_document(MailuConfig(domain="acme.example", antivirus=True))
+    av = compose_document(MailuConfig(domain="acme.example", bind_address="203.0.113.7", antivirus=True))
     changed, removed = restart.compose_services(base, av)
     assert changed == {"antispam", "antivirus"} and not removed
     changed, removed = restart.compose_services(av, base)
     assert "antispam" in changed and removed
-    other_subnet = compose_document(MailuConfig(domain="acme.example", subnet="10.9.0.0/24"))
+    other_subnet = compose_document(MailuConfig(domain="acme.example", bind_address="203.0.113.7",
+                                                subnet="10.9.0.0/24"))
     assert restart.compose_services(base, other_subnet)[0] == set(base["services"]) - {"webmail"}
     assert restart.services_with_env_file(base) == ALL_ENV
 
@@ -134,29 +135,28 @@ def _installer(answers: dict[str, str]) -> tuple[MailuInstaller, ScriptedExecuto
     return MailuInstaller(executor), executor
 
 
-def test_missing_packages_are_installed_with_distro_names() -> None:
-    installer, executor = _installer({
-        "command -v docker": "missing docker\nmissing compose\nok ufw\nmissing fail2ban\nok unattended-upgrades\n"
-                             "os ubuntu\n",
-    })
-    result = installer._packages()
-    assert result.changed
-    install = [c for c in executor.commands if "apt-get install" in c]
-    assert install == ["DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
-                       "docker-compose-v2 docker.io fail2ban python3-systemd"]
-
-
-def test_unknown_os_without_docker_is_an_error_naming_the_step() -> None:
-    installer, _ = _installer({"command -v docker": "missing docker\nos alpine\n"})
+def test_unsupported_os_is_refused_before_anything_changes() -> None:
+    installer, executor = _installer({"os-release": "os alpine 3.20 \narch amd64\nroute local 203.0.113.7 dev lo\n"})
     with pytest.raises(MailuInstallError) as info:
-        installer._packages()
-    assert info.value.step == "packages" and "alpine" in str(info.value)
+        installer.install(_request())
+    assert info.value.step == "host" and "alpine 3.20" in str(info.value) and "Debian 12" in str(info.value)
+    assert len(executor.commands) == 1 and not any(c.startswith("put ") for c in executor.commands)
 
 
-def test_present_packages_change_nothing() -> None:
-    installer, executor = _installer({"command -v docker": "ok docker\nok compose\nos debian\n"})
-    assert not installer._packages().changed
-    assert not any("apt-get" in c for c in executor.commands)
+def test_a_publish_address_the_host_lacks_is_refused() -> None:
+    installer, executor = _installer({"os-release": "os debian 12 bookworm\narch amd64\n"
+                                                    "route 203.0.113.7 via 10.0.0.1 dev eth0 src 10.0.0.2\n"})
+    with pytest.raises(MailuInstallError) as info:
+        installer.install(_request())
+    assert info.value.step == "host" and "203.0.113.7 is not an address of this host" in str(info.value)
+    assert len(executor.commands) == 1
+
+
+def _request() -> InstallRequest:
+    return InstallRequest(config=MailuConfig(domain="acme.example", bind_address="203.0.113.7"),
+                          hardening=HardeningConfig(tenant_id="acme1234corp"), secret_key=Secret("K" * 32),
+                          dkim_private_key=Secret("-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n"),
+                          admin_password=Secret("pw-0123456789"))
 
 
 def test_health_times_out_with_named_services() -> None:

@@ -24,7 +24,8 @@ SERVICE_KEYS = {
 
 
 def _config(**overrides: object) -> MailuConfig:
-    values: dict[str, object] = {"domain": "acme.example", "dkim_selector": "pm20261124"}
+    values: dict[str, object] = {"domain": "acme.example", "dkim_selector": "pm20261124",
+                                 "bind_address": "203.0.113.7"}
     values.update(overrides)
     return MailuConfig(**values)  # type: ignore[arg-type]
 
@@ -122,7 +123,7 @@ def test_env_file_parses_and_holds_the_settings() -> None:
     env = parse_env(render_env(config, KEY).decode())
     assert env["SECRET_KEY"] == KEY.reveal()
     assert env["DOMAIN"] == "acme.example"
-    assert env["HOSTNAMES"] == "mail.acme.example,smtp.acme.example"
+    assert env["HOSTNAMES"] == "mail.acme.example,smtp.acme.example,mta-sts.acme.example"
     assert env["POSTMASTER"] == "admin"
     assert env["TLS_FLAVOR"] == "cert"
     assert env["SUBNET"] == "192.168.203.0/24"
