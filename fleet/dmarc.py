@@ -97,7 +97,7 @@ def plan_item(config: TenantConfig, current: TenantIntent, now: dt.datetime) -> 
         why = ("the record predates the DMARC schedule" if current.dmarc is None
                else f"pm:dmarc_stage was changed to {where.stage}")
         return DmarcItem(tenant, DmarcAction.START, where.stage, where.stage, now,
-                         f"{why}: the schedule of p={where.stage} starts once it verifies")
+                         f"{why}: the schedule of p={where.stage} starts now")
     if where.next_stage is None or where.next_at is None:
         return None
     if where.held:

@@ -1,6 +1,7 @@
 """The DMARC plan of ``rotate.due``: each domain's schedule (``fleet.dmarc``), and the stage in force verified at the
-zone's authoritative servers before anything is recorded: a domain advances (or starts its schedule) only when the
-record served there is exactly what the stack and intent say.
+zone's authoritative servers before the next one is recorded: a domain advances only when the record served there
+is exactly what the stack and intent say. Starting a schedule (a record from before it existed, an edited
+``pm:dmarc_stage``) only records when the stage in force began; it asks no server (the step after it will).
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from dataclasses import dataclass, field, replace
 
 from dnsrecords.records import Record
 from dnsrecords.verify import Check, Server, check_record
-from fleet import intent
 from fleet.dmarc import DmarcAction, DmarcItem, plan_item
+from fleet.intent import TenantIntent, apply
 from fleet.verify import domain_inputs, servers_for
 from toolkit.errors import ToolkitError
 from toolkit.tenant_config import TenantConfig
-from vault.client import VaultClient
 
 UPCOMING = dt.timedelta(days=7)
 
@@ -39,7 +39,7 @@ class DmarcPlan:
     ready: list[DmarcItem] = field(default_factory=list)
     """Advances whose current stage verified: recorded as intent and carried out by the engine."""
     starts: list[DmarcItem] = field(default_factory=list)
-    """Schedules to start (their stage verified): recorded in the intent, nothing to deploy."""
+    """Schedules to start: recorded in the intent, nothing to deploy."""
     blocked: list[DmarcItem] = field(default_factory=list)
     """Due, but the stage in force did not verify (the reason says what the servers hold)."""
     held: list[DmarcItem] = field(default_factory=list)
@@ -56,21 +56,20 @@ def _blocked(item: DmarcItem, check: Check) -> DmarcItem:
                                 f"servers (expected {check.expected!r}, {found}) {check.detail}".rstrip())
 
 
-def plan_dmarc(vault: VaultClient, configs: Sequence[TenantConfig], now: dt.datetime, *, parallelism: int = 8,
-               verify: StageCheck = stage_check) -> DmarcPlan:
-    """Every domain's DMARC item at ``now``; due ones are verified at their authoritative servers first."""
-    def one(config: TenantConfig) -> tuple[DmarcItem, Check | None] | None:
-        current = intent.load(vault, config.tenant_id)
-        if current is None:
-            return None  # not deployed: `rotate.due` notes it through the rotation plan
-        item = plan_item(config, current, now)
-        if item is None or item.action not in (DmarcAction.ADVANCE, DmarcAction.START):
+def plan_dmarc(tenants: Sequence[tuple[TenantConfig, TenantIntent | None]], now: dt.datetime, *,
+               parallelism: int = 8, verify: StageCheck = stage_check) -> DmarcPlan:
+    """Every domain's DMARC item at ``now`` from its (already read) intent; the due advances are verified at their
+    authoritative servers first (in parallel). A tenant without intent was never deployed: nothing to do."""
+    def one(tenant: tuple[TenantConfig, TenantIntent | None]) -> tuple[DmarcItem, Check | None] | None:
+        config, current = tenant
+        item = None if current is None else plan_item(config, current, now)
+        if item is None or current is None or item.action is not DmarcAction.ADVANCE:
             return (item, None) if item is not None else None
-        return item, verify(intent.apply(config, current))
+        return item, verify(apply(config, current))
 
     plan = DmarcPlan()
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        results = list(pool.map(one, configs))
+        results = list(pool.map(one, tenants))
     for result in results:
         if result is None:
             continue

@@ -17,6 +17,8 @@ from fleet import day2, day2_ops, dmarc, intent
 from fleet.clock import Clock
 from fleet.day2 import Day2Context, Edit
 from fleet.dmarc import DmarcItem
+from fleet.dmarc_check import DmarcPlan, StageCheck, plan_dmarc, stage_check
+from fleet.intent import TenantIntent
 from fleet.rotation import (
     SSH_KINDS,
     Action,
@@ -25,7 +27,7 @@ from fleet.rotation import (
     Kind,
     TenantSnapshot,
     due_items,
-    read_snapshot,
+    snapshot_of,
 )
 from toolkit import stack_files
 from toolkit.clock import iso
@@ -33,6 +35,13 @@ from toolkit.errors import ConfigError, ToolkitError
 from toolkit.redact import scrub
 from toolkit.tenant_config import TenantConfig
 from vault.client import VaultClient
+
+
+@dataclass(frozen=True)
+class TenantState:
+    config: TenantConfig
+    intent: TenantIntent | None
+    snapshot: TenantSnapshot
 
 
 @dataclass
@@ -56,13 +65,15 @@ def load_tenants(stacks_dir: Path, tenants: Sequence[str] = ()) -> tuple[list[Te
     return configs, problems
 
 
-def read_snapshots(vault: VaultClient, configs: Sequence[TenantConfig], parallelism: int = 8,
-                   on_read: Callable[[str], None] | None = None) -> list[TenantSnapshot]:
-    def one(config: TenantConfig) -> TenantSnapshot:
-        snapshot = read_snapshot(vault, config)
+def read_tenants(vault: VaultClient, configs: Sequence[TenantConfig], parallelism: int = 8,
+                 on_read: Callable[[str], None] | None = None) -> list[TenantState]:
+    """Each tenant's intent (one read) and the rotation snapshot built from it."""
+    def one(config: TenantConfig) -> TenantState:
+        current = intent.load(vault, config.tenant_id)
+        state = TenantState(config, current, snapshot_of(vault, config, current))
         if on_read is not None:
             on_read(config.tenant_id)
-        return snapshot
+        return state
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         return list(pool.map(one, configs))
@@ -70,7 +81,20 @@ def read_snapshots(vault: VaultClient, configs: Sequence[TenantConfig], parallel
 
 def plan_due(vault: VaultClient, configs: Sequence[TenantConfig], clock: Clock, *, parallelism: int = 8,
              on_read: Callable[[str], None] | None = None) -> DuePlan:
-    return due_items(read_snapshots(vault, configs, parallelism, on_read), clock.now())
+    return plan(vault, configs, clock, parallelism=parallelism, on_read=on_read, verify=None)[0]
+
+
+def plan(vault: VaultClient, configs: Sequence[TenantConfig], clock: Clock, *, parallelism: int = 8,
+         on_read: Callable[[str], None] | None = None,
+         verify: StageCheck | None = stage_check) -> tuple[DuePlan, DmarcPlan]:
+    """What is due at the clock's now: key rotations and windows, and the DMARC stages (verified at the DNS
+    servers by ``verify``; None: DMARC not planned). One intent read per tenant for both."""
+    states = read_tenants(vault, configs, parallelism, on_read)
+    now = clock.now()
+    due = due_items([s.snapshot for s in states], now)
+    if verify is None:
+        return due, DmarcPlan()
+    return due, plan_dmarc([(s.config, s.intent) for s in states], now, parallelism=parallelism, verify=verify)
 
 
 def tenant_edit(ctx: Day2Context, config: TenantConfig, items: Sequence[DueItem],
@@ -129,8 +153,8 @@ def run_items(ctx: Day2Context, configs: Mapping[str, TenantConfig], items: Sequ
 
 
 def record_dmarc_starts(ctx: Day2Context, items: Sequence[DmarcItem]) -> list[Outcome]:
-    """Start the DMARC schedules of ``items`` (verified already): an intent write each, nothing to deploy (the
-    program already publishes that stage)."""
+    """Start the DMARC schedules of ``items``: an intent write each, nothing to deploy (the program already
+    publishes that stage)."""
     outcomes: list[Outcome] = []
     for item in items:
         now = ctx.clock.now()
@@ -143,6 +167,6 @@ def record_dmarc_starts(ctx: Day2Context, items: Sequence[DmarcItem]) -> list[Ou
                             detail=detail)
             continue
         outcomes.append(Outcome(item.tenant, item.what, "done", f"p={item.target} in force since {iso(now)} "
-                                                                 "(verified; nothing to deploy)"))
+                                                                 "(nothing to deploy)"))
         ctx.audit.event("rotate.due", tenant=item.tenant, outcome="ok", items=item.what, since=iso(now))
     return outcomes

@@ -18,9 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from fleet.clock import iso
-from fleet.dmarc_check import DmarcPlan, plan_dmarc
+from fleet.dmarc_check import DmarcPlan
 from fleet.rotation import DuePlan
-from fleet.rotation_runner import Outcome, load_tenants, plan_due, record_dmarc_starts, run_items
+from fleet.rotation_runner import Outcome, load_tenants, record_dmarc_starts, run_items
+from fleet.rotation_runner import plan as plan_all
 from tasks_lib.day2 import COMMON_HELP, console, fail, fleet_context, require_settings
 from toolkit.errors import ToolkitError
 
@@ -66,9 +67,8 @@ def due(_c: Context, dry_run: bool = False, parallelism: int = 4, tenant: list[s
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), console=console, transient=True) as progress:
                 reading = progress.add_task("reading Vault", total=len(configs))
-                plan = plan_due(ctx.vault, configs, ctx.clock, parallelism=max(parallelism, 8),
-                                on_read=lambda _t: progress.advance(reading))
-                dmarc = plan_dmarc(ctx.vault, configs, ctx.clock.now(), parallelism=max(parallelism, 8))
+                plan, dmarc = plan_all(ctx.vault, configs, ctx.clock, parallelism=max(parallelism, 8),
+                                       on_read=lambda _t: progress.advance(reading))
             console.print(_plan_table(plan, dmarc, ctx.clock.now(), limit))
             more = f" ({limit} shown)" if len(plan.due) > limit else ""
             console.print(f"{len(configs)} tenant(s): {len(plan.due)} due, {len(plan.upcoming)} due within 7 days, "

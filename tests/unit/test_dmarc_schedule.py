@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from dnsrecords.verify import Check
 from fleet import dmarc, intent
 from fleet.day2 import Day2Error
 from fleet.dmarc import DmarcAction
+from fleet.dmarc_check import plan_dmarc
 from fleet.intent import DkimIntent, DmarcIntent, TenantIntent
 from toolkit.clock import iso, parse_instant
 from toolkit.tenant_config import TenantConfig, TenantConfigError, parse_tenant_config
@@ -103,3 +105,27 @@ def test_records_from_before_the_schedule_read_and_deploy_as_before() -> None:
     with pytest.raises(intent.IntentError, match="malformed"):
         intent.from_data("acme", {**old, "dmarc": {"stage": "strict", "stack_stage": "none"}}, 1)
     assert intent.archived(started).dmarc is None  # a stack created again publishes anew: its schedule restarts
+
+
+def test_the_fleet_plan_asks_the_dns_servers_only_about_due_advances() -> None:
+    asked: list[str] = []
+
+    def verify(deployed: TenantConfig) -> Check:
+        asked.append(deployed.tenant_id)
+        found = "v=DMARC1; p=reject" if deployed.tenant_id == "bad" else "v=DMARC1; p=none"
+        return Check("TXT _dmarc", "ok" if deployed.tenant_id != "bad" else "wrong", "v=DMARC1; p=none", found)
+
+    def tenant(name: str, **overrides: Any) -> TenantConfig:
+        return _config(tenant_id=name, domain=f"{name}.example", **overrides)
+
+    legacy = intent.from_data("old", {"dkim": {"selector": "pm20261201", "nonce": "n"}}, 1)
+    recent = TenantIntent("soon", DkimIntent("pm20261201", "n"), dmarc=DmarcIntent("none", "none",
+                                                                                    {"none": iso(_day(5))}))
+    plan = plan_dmarc([(tenant("due"), _intent(_config())), (tenant("bad"), _intent(_config())),
+                       (tenant("held", dmarc_hold=True), _intent(_config())), (tenant("soon"), recent),
+                       (tenant("old"), legacy), (tenant("never"), None)], _day(31), parallelism=2, verify=verify)
+    assert sorted(asked) == ["bad", "due"]
+    assert [i.tenant for i in plan.ready] == ["due"] and [i.tenant for i in plan.starts] == ["old"]
+    assert [i.tenant for i in plan.held] == ["held"] and [i.tenant for i in plan.upcoming] == ["soon"]
+    assert [i.tenant for i in plan.blocked] == ["bad"] and "NOT advanced" in plan.blocked[0].reason
+    assert "'v=DMARC1; p=reject'" in plan.blocked[0].reason
