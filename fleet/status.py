@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fleet import intent
+from fleet.dmarc import schedule as dmarc_schedule
 from fleet.intent import TenantIntent
 from fleet.key_age import KINDS, SINCE_NAMES
 from fleet.status_cells import KEY_NAMES, backup_cell, dns_cell, keys_cell, no_intent_cell, vault_cell, vps_cell
@@ -27,7 +28,7 @@ from fleet.status_model import Cell, FleetStatus, Severity, StatusError, TenantS
 from fleet.status_sources import LiveSources, Sources, StatusSettings
 from hostwinds.models import by_label, with_serviceid
 from toolkit import stack_files
-from toolkit.clock import SYSTEM_CLOCK, Clock, FrozenClock
+from toolkit.clock import SYSTEM_CLOCK, Clock, FrozenClock, iso
 from toolkit.redact import scrub
 from toolkit.tenant_config import TenantConfig
 from vault import paths
@@ -59,6 +60,8 @@ class TenantView:
     intent_error: str = ""
     serviceid: str = ""
     ip: str = ""
+    stack_dmarc_stage: str = ""
+    """The stack file's ``pm:dmarc_stage`` (``config`` holds the stage in force)."""
 
     def require_vault(self, why: str = "Vault: {error}") -> VaultClient:
         if self.vault is None:
@@ -75,7 +78,7 @@ def _try(fn: Callable[[], T], default: T) -> tuple[T, str]:
 
 
 def read_view(config: TenantConfig, sources: Sources, now: datetime, cert_path: str = CERT_PATH) -> TenantView:
-    view = TenantView(config, sources, now, cert_path)
+    view = TenantView(config, sources, now, cert_path, stack_dmarc_stage=config.dmarc_stage)
     no_outputs: dict[str, Any] = {}
     view.outputs, view.outputs_error = _try(lambda: dict(sources.stack_outputs(config.tenant_id)), no_outputs)
     view.serviceid = str(view.outputs.get("serviceid") or "")
@@ -130,6 +133,18 @@ def backup_probe(view: TenantView) -> Cell:
 
 
 def dns_probe(view: TenantView) -> Cell:
+    """The records at the authoritative servers, and where the DMARC rollout stands (``fleet.dmarc``)."""
+    cell = _dns_records(view)
+    if view.intent is None:
+        return cell
+    stack = view.config.model_copy(update={"dmarc_stage": view.stack_dmarc_stage or view.config.dmarc_stage})
+    where = dmarc_schedule(stack, view.intent)
+    dmarc = {"stage": where.stage, "since": iso(where.since) if where.since else None, "next_stage": where.next_stage,
+             "next_at": iso(where.next_at) if where.next_at else None, "held": where.held}
+    return Cell(cell.severity, f"{cell.summary}; DMARC {where.describe()}", {**cell.details, "dmarc": dmarc})
+
+
+def _dns_records(view: TenantView) -> Cell:
     if not view.ip:
         raise StatusError("the VPS IP is unknown (no stack outputs and no instance found)")
     sources, config = view.sources, view.config

@@ -1,11 +1,13 @@
 """The DMARC rollout of one domain through the engine, with time moved by `--now` (never by sleeping): created at
 day 0 with p=none, held, blocked by a record someone changed at the DNS server, then p=quarantine; pct=10 at day 31
 and p=reject at day 91. Each stage is read back from the BIND server itself and followed by a clean
-`pulumi preview --expect-no-changes` (and `pulumi up --refresh` with no change)."""
+`pulumi preview --expect-no-changes` (and `pulumi up --refresh` with no change); `status` shows the stage, since
+when and the next step's date."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -77,6 +79,12 @@ def test_dmarc_walks_none_quarantine_reject_unless_held_or_unverified(tenant_pro
     quarantined = _intent(vault, tenant).dmarc
     assert quarantined is not None and quarantined.began["quarantine"] == day(31) and quarantined.stage == "quarantine"
     assert_converged(project, tenant)
+    shown = invoke(project, "status", "--tenant", tenant, "--json", "--stacks-dir", str(project.root / "stacks"),
+                   check=False)
+    dns_check = json.loads(shown.stdout)["tenants"][0]["checks"]["dns"]
+    assert dns_check["dmarc"] == {"stage": "quarantine", "since": day(31), "next_stage": "reject",
+                                  "next_at": day(91), "held": False}
+    assert f"DMARC p=quarantine; pct=10 since {day(31)}; reject due {day(91)}" in dns_check["summary"]
 
     invoke(project, "rotate.due", "--tenant", tenant, "--now", day(91))
     assert _published(project, domain) == f"v=DMARC1; p=reject; {rua}"
