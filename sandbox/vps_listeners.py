@@ -65,8 +65,9 @@ def read_env(path: Path) -> dict[str, str]:
     return values
 
 
-def front_config(compose_file: Path, document: dict[str, Any]) -> dict[str, Any] | str:
-    """What Mailu's front would listen on, from the compose file and its env file (or why it cannot start)."""
+def front_config(compose_file: Path, document: dict[str, Any]) -> dict[str, Any] | str | None:
+    """What Mailu's front would listen on, from the compose file and its env file (or why it cannot start; None
+    when it publishes nothing)."""
     front = (document.get("services") or {}).get("front")
     if not isinstance(front, dict):
         return "no front service"
@@ -81,6 +82,8 @@ def front_config(compose_file: Path, document: dict[str, Any]) -> dict[str, Any]
         addresses.add(pub["URL"])
         if pub["TargetPort"] in FRONT_PORTS and pub["TargetPort"] in enabled:
             ports[str(pub["PublishedPort"])] = FRONT_PORTS[pub["TargetPort"]]
+    if not addresses:
+        return None
     if len(addresses) != 1 or addresses & {"", "0.0.0.0", "::"}:  # noqa: S104 - refused, never bound
         return f"the sandbox publishes on one VPS address, not on {sorted(addresses) or 'none'}"
     certs = next((str(v).split(":")[0] for v in front.get("volumes") or [] if str(v).split(":")[1:2] == ["/certs"]),
@@ -122,6 +125,8 @@ def start_front(project: str, compose_file: Path, document: dict[str, Any]) -> s
     if isinstance(config, str):
         return config
     stop_front(project)
+    if config is None:
+        return None
     LISTENER_DIR.mkdir(parents=True, exist_ok=True)
     config_path = LISTENER_DIR / f"{project}.json"
     config_path.write_text(json.dumps(config, indent=1))
