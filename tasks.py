@@ -16,7 +16,8 @@ from tasks_lib import options
 
 options.install()  # a bad option value is one message naming the option, not a traceback
 
-NAMESPACES = ("sandbox", "demo", "tenant", "dns", "apikey", "vault", "dr", "rotate", "ssh", "smtp", "status", "ci")
+NAMESPACES = ("sandbox", "demo", "tenant", "dns", "apikey", "vault", "dr", "rotate", "ssh", "smtp", "status", "ci",
+              "hostwinds")
 
 namespace = Collection()
 for _name in NAMESPACES:

@@ -10,8 +10,18 @@ secret store. Only the non-secret ``api_url`` may be given as an input (for the 
 Inputs: ``label`` (unique per account, e.g. ``pm-<tenant>-<generation>``), ``location_id``, ``plan_id``,
 ``image``, ``ssh_key_names``, ``billing_cycle``; optional ``api_url``, ``poll_interval``, ``poll_timeout``,
 ``retry_base_delay``, ``generation`` (default 1), ``wipe_on_delete``, ``wipe_key_path``, ``wipe_timeout``.
-Outputs: the inputs plus ``serviceid`` (also the resource id), ``main_ip``, ``hostname``, ``status``. Never the root
-password or configkey.
+Outputs: the inputs plus ``serviceid`` (also the resource id), ``main_ip``, ``hostname``, ``status`` and ``resolved``
+(the API ids the names resolved to at create). Never the root password or configkey.
+
+Names, not ids: ``image`` (an image name such as ``ubuntu-22.04``, or a UUID), ``location_id`` (a location name or
+id) and ``plan_id`` (a size tier ``small``/``medium``/``large``, a plan rid or name) stay what the stack file says;
+create resolves them through the account's listings (``hostwinds.catalog``, the same rules as the preflight), so
+the state keeps readable names and a renamed offer never diffs. ``billing_cycle`` unset = the account setting
+(``PM_HOSTWINDS_BILLING_CYCLE``, default hourly).
+
+Admin key: with ``wipe_key_path`` (the admin key's Vault path), create then proves that root accepts that key
+(``components.hostwinds_access``: the first-boot fallback through the root password once, else a clear failure
+before anything is installed on the host).
 
 Diff: location, plan, image or ``generation`` -> replace (a different machine; ``generation`` is how
 ``dr.migrate`` asks for a new VPS: Pulumi creates the new one first and deletes the old one at the end of the same
@@ -19,7 +29,9 @@ Diff: location, plan, image or ``generation`` -> replace (a different machine; `
 settings -> update (the wipe settings touch nothing on the VPS; they are recorded for the delete);
 ``ssh_key_names`` only apply at create (changing them later is ignored: re-keying is the SSH rotation task's job).
 Refresh (``read``) reports the live status, IP, hostname and label; a label changed outside Pulumi comes back as
-an input so the next ``up`` renames it back. An instance that is gone reads as deleted. Location and image are
+an input so the next ``up`` renames it back. An instance that is gone (unknown serviceid, or listed in a terminal
+state) reads as deleted. A state written before sizes were resolved at create holds the sandbox's old plan id for
+its tier (1002/1003/1004): it compares equal to that tier, so it does not replace the VPS. Location and image are
 not read back as inputs: the API names them differently from the inputs, and a mismatch would replace the VPS.
 An API that does not answer (after the client's retries) fails the refresh: the status and IP are what DNS and
 Mailu are built on, so a stale copy is not kept silently.
@@ -42,6 +54,7 @@ import pulumi
 import pulumi.dynamic
 
 from components.unknowns import changed_keys, diff_result, is_unknown
+from hostwinds.catalog import Catalog
 from hostwinds.client import CreateRequest, HostwindsClient
 from hostwinds.endpoint import check_api_url
 from hostwinds.errors import InvalidServiceIdError
@@ -49,6 +62,7 @@ from hostwinds.models import Instance as ApiInstance
 from hostwinds.settings import ClientSettings, PollSettings, RetryPolicy
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.redact import scrub
+from toolkit.tenant_config import size_minimums
 
 INPUT_KEYS: tuple[str, ...] = (
     "label", "location_id", "plan_id", "image", "ssh_key_names", "billing_cycle",
@@ -61,7 +75,10 @@ UPDATE_KEYS: tuple[str, ...] = ("label", "wipe_on_delete", "wipe_key_path", "wip
 DEFAULTS: dict[str, Any] = {"generation": 1, "wipe_on_delete": False, "wipe_key_path": None, "wipe_timeout": None}
 """What a missing (or null) input means: states written before an input existed compare equal to its default."""
 DEFAULT_WIPE_TIMEOUT = 20.0
-OUTPUT_KEYS: tuple[str, ...] = ("serviceid", "main_ip", "hostname", "status")
+OUTPUT_KEYS: tuple[str, ...] = ("serviceid", "main_ip", "hostname", "status", "resolved")
+LEGACY_PLAN_IDS = {"1002": "small", "1003": "medium", "1004": "large"}
+"""The simulator's plan ids that stacks used for the size tiers before tiers were resolved through get_price_list."""
+MAX_ACCESS_WAIT = 300.0
 
 
 def client_from(props: dict[str, Any]) -> HostwindsClient:
@@ -95,6 +112,8 @@ def _value(props: dict[str, Any], key: str) -> Any:
     value = DEFAULTS.get(key) if value is None else value
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if key == "plan_id" and isinstance(value, str):
+        return LEGACY_PLAN_IDS.get(value, value)
     return value
 
 
@@ -143,8 +162,33 @@ def _warn(message: str) -> None:
 def _outputs(props: dict[str, Any], live: ApiInstance) -> dict[str, Any]:
     outs = {key: props[key] for key in INPUT_KEYS if key in props}
     outs.update({"serviceid": live.serviceid, "main_ip": live.main_ip, "hostname": live.hostname,
-                 "status": live.status, "label": live.label or props.get("label")})
+                 "status": live.status, "label": live.label or props.get("label"),
+                 "resolved": props.get("resolved") or {}})
     return outs
+
+
+def resolve(client: HostwindsClient, props: dict[str, Any]) -> dict[str, str]:
+    """The API ids of the ``image``, ``location_id`` and ``plan_id`` names (``hostwinds.catalog``)."""
+    catalog = Catalog.fetch(client)
+    return {"template": catalog.image(str(props["image"])).id,
+            "location_id": catalog.location(str(props["location_id"])).id,
+            "rid": catalog.plan(str(props["plan_id"]), size_minimums(), field="plan_id").rid}
+
+
+def _check_access(client: HostwindsClient, props: dict[str, Any], live: ApiInstance) -> None:
+    """Root on the new VPS accepts the admin key (``components.hostwinds_access``); skipped without a key path."""
+    from components.hostwinds_access import check_admin_access  # lazily: only creates with a key path need SSH
+    from vault import keys
+    from vault.client import VaultClient
+    from vault.mailu_secrets import parse_path
+
+    with VaultClient.from_env() as vault:
+        admin_key = keys.read_private(vault, parse_path(str(props["wipe_key_path"]), "wipe_key_path"))
+    fresh = client.get_instance(live.serviceid)  # the root password, for the first-boot fallback
+    check_admin_access(live.main_ip, admin_key, password=fresh.password,
+                       key_names=[str(n) for n in props.get("ssh_key_names") or ()],
+                       key_field=client.settings.ssh_key_field,
+                       timeout=min(float(props.get("poll_timeout") or 1800.0), MAX_ACCESS_WAIT))
 
 
 class InstanceProvider(pulumi.dynamic.ResourceProvider):
@@ -169,19 +213,23 @@ class InstanceProvider(pulumi.dynamic.ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
         client = client_from(props)
+        ids = resolve(client, props)
         live = client.create_instance(CreateRequest(
-            label=str(props["label"]), template=str(props["image"]), plan_id=str(props["plan_id"]),
-            location_id=str(props["location_id"]),
+            label=str(props["label"]), template=ids["template"], plan_id=ids["rid"], location_id=ids["location_id"],
             ssh_key_names=tuple(str(n) for n in props.get("ssh_key_names") or ()),
-            billing_cycle=str(props.get("billing_cycle") or "hourly"),
+            billing_cycle=str(props["billing_cycle"]) if props.get("billing_cycle") else None,
         ))
-        return pulumi.dynamic.CreateResult(id_=live.serviceid, outs=_outputs(props, live))
+        if props.get("wipe_key_path"):
+            _check_access(client, props, live)
+        return pulumi.dynamic.CreateResult(id_=live.serviceid, outs=_outputs({**props, "resolved": ids}, live))
 
     def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
         client = client_from(props)
         try:
             live = client.get_instance(id_)
         except InvalidServiceIdError:
+            return pulumi.dynamic.ReadResult(None, {})
+        if live.gone:  # listed in a terminal state: no machine any more
             return pulumi.dynamic.ReadResult(None, {})
         outs = _outputs(props, live)
         inputs = {key: props[key] for key in INPUT_KEYS if key in props}
@@ -224,7 +272,7 @@ class Instance(pulumi.dynamic.Resource, module="hostwinds", name="Instance"):
         plan_id: pulumi.Input[str],
         image: pulumi.Input[str],
         ssh_key_names: pulumi.Input[list[str]] | None = None,
-        billing_cycle: pulumi.Input[str] = "hourly",
+        billing_cycle: pulumi.Input[str] | None = None,
         api_url: pulumi.Input[str] | None = None,
         poll_interval: float | None = None,
         poll_timeout: float | None = None,

@@ -1,20 +1,24 @@
 """Two small Hostwinds resources around the VPS: a registered SSH key and the instance's mail networking.
 
 ``SshKey``: an account-level SSH public key under a name (``add_ssh_key``), referred to by name when an instance
-is created. Changing the key or its name replaces it. A name already taken at create (an earlier ``up`` whose
-reply was lost, or a key registered elsewhere) is replaced by this key, never adopted blindly
-(``HostwindsClient.add_ssh_key``: the API cannot show a key, so a foreign one could not be told apart).
+is created. Changing the key or its name replaces it. A name already taken at create is adopted when it is this
+call's own key whose reply was lost, or when the account's key listing (if one is configured) shows the same key;
+otherwise it is replaced by this key, never adopted blindly (``hostwinds.keys``). The ``Instance`` then proves that
+root accepts the admin key (``components.hostwinds_access``).
 
 ``MailNetworking``: reverse DNS (PTR) of the main IP to ``mail.<domain>`` and the mail firewall profile
 (25, 465, 587, 993, 443, 22). ``set_rdns`` is asynchronous and the API shows no way to read it back, so the
-resource re-sends it whenever IP, name or profile change; the DNS verification confirms the PTR end to end.
+resource re-sends it whenever IP, name or profile change; the DNS verification confirms the PTR end to end. The
+profile is matched by the name chosen in the portal (portal names carry a unique-id prefix: "<id> mail"), and a
+profile that does not exist fails within ``firewall_wait`` (``hostwinds.firewall``), not the VPS build timeout.
 
 Both read the API key from ``HOSTWINDS_API_KEY`` at run time (never an input, never in state), like ``Instance``.
 
 Preview: an unknown input (the IP or serviceid of a VPS about to be created) counts as changed in ``diff``
 (``components.unknowns``). Refresh: ``SshKey`` keeps its state (the API cannot list keys); ``MailNetworking``
-reads the live firewall profile (drift comes back as an input, so the next ``up`` sets it again) and reads as
-deleted when its instance is gone; the PTR cannot be read back and stays as recorded. An API that does not answer
+reads the live firewall profile (another profile comes back as an input, by its chosen name, so the next ``up``
+sets it again; the configured one, whatever its prefix, is no drift) and reads as deleted when its instance is
+gone; the PTR cannot be read back and stays as recorded. An API that does not answer
 fails the refresh, as for ``Instance``.
 """
 
@@ -28,6 +32,7 @@ import pulumi.dynamic
 from components.hostwinds_instance import api_url_failures, client_from
 from components.unknowns import changed_keys, diff_result
 from hostwinds.errors import InvalidServiceIdError
+from hostwinds.firewall import applied
 
 
 class _SshKeyProvider(pulumi.dynamic.ResourceProvider):
@@ -86,12 +91,14 @@ class _MailNetworkingProvider(pulumi.dynamic.ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
         try:
-            live = client_from(props).get_firewall_profile(str(props["serviceid"]))
+            live = client_from(props).get_firewall_profiles(str(props["serviceid"]))
         except InvalidServiceIdError:
             return pulumi.dynamic.ReadResult(None, {})
+        wanted = str(props.get("firewall_profile") or "")
+        profile = wanted if applied(live, wanted) is not None else (live[0].chosen_name if live else "")
         inputs = {key: props.get(key) for key in NETWORK_INPUTS}
-        return pulumi.dynamic.ReadResult(id_, {**props, "firewall_profile": live.name},
-                                         {**inputs, "firewall_profile": live.name})
+        return pulumi.dynamic.ReadResult(id_, {**props, "firewall_profile": profile},
+                                         {**inputs, "firewall_profile": profile})
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
         return pulumi.dynamic.UpdateResult(outs=self._apply(news))

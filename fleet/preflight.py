@@ -5,7 +5,9 @@ once and writing nothing:
 
 - the stack is named after its tenant id (one tenant = one stack);
 - the credentials the providers will read from the environment are there (Hostwinds key, DNS secret, Vault);
-- the image, location and plan exist at Hostwinds (``get_public_images``, ``get_locations``, ``get_price_list``),
+- the image, location and size (or plan) each name exactly one thing the Hostwinds account offers
+  (``get_public_images``, ``get_locations``, ``get_price_list`` for unmanaged plans; ``hostwinds.catalog``), with
+  the valid values listed when not,
   and the image is one the Mailu installer supports (Debian 12, Ubuntu 22.04/24.04: ``mailu.docker_apt``), judged
   by its Hostwinds name, since the live API's ids are UUIDs;
 - nobody else owns the tenant id or the domain (``vault.claims``): another stack holds the tenant id, or another

@@ -12,26 +12,40 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from hostwinds import firewall, keys
 from hostwinds.breaker import CircuitBreaker
+from hostwinds.catalog import Catalog
+from hostwinds.egress import egress_note
 from hostwinds.errors import (
     AuthError,
     CircuitOpenError,
     HostwindsApiError,
     HostwindsError,
     HostwindsTransientError,
+    HostwindsValidationError,
     InvalidServiceIdError,
 )
 from hostwinds.models import GONE_STATUSES as GONE_STATUSES  # re-exported: callers import it from here
-from hostwinds.models import FirewallProfile, Image, Instance, InstanceIp, Location, Plan, by_label, with_serviceid
+from hostwinds.models import (
+    FirewallProfile,
+    Image,
+    Instance,
+    InstanceIp,
+    Location,
+    Plan,
+    by_label,
+    instance_ips_from_api,
+    with_serviceid,
+)
 from hostwinds.parsing import ResultEntry, decode, mutation_results, raise_for_error, read_payload
 from hostwinds.polling import wait_for
 from hostwinds.ratelimit import RateLimiter
-from hostwinds.settings import ClientSettings
+from hostwinds.settings import ENV_SETTINGS, ClientSettings
 from hostwinds.transport import FormValue, RequestsTransport, Transport, encode_form
 from toolkit.errors import TransientError, ValidationError
 from toolkit.redact import redact_mapping, scrub
@@ -42,10 +56,9 @@ log = logging.getLogger("hostwinds")
 _ACTION = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _SERVICEID = re.compile(r"^[0-9]{1,12}$")
-_KEY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-# [guess] how the API words "that key name is taken" / "no key by that name" (the simulator: ERROR 4072 / 4073).
-_NAME_TAKEN = re.compile(r"\b(already (in use|exists?|taken|registered)|duplicate)\b", re.I)
-_KEY_MISSING = re.compile(r"\b(not found|does not exist|no such)\b", re.I)
+# [guess] how an empty account may answer get_instances with an error instead of an empty list.
+_EMPTY_ACCOUNT = re.compile(r"\bno (instances?|servers?|services?|vps)\b|\bnothing found\b|\bno results?\b", re.I)
+_HOURLY_DISABLED = re.compile(r"hourly products are disabled", re.I)
 
 
 def _serviceid(value: object) -> str:
@@ -68,12 +81,6 @@ def _nonempty(value: object, field_name: str) -> str:
     return str(value).strip()
 
 
-def _key_name(value: object) -> str:
-    if not isinstance(value, str) or not _KEY_NAME.match(value):
-        raise ValidationError("ssh_key_name", f"{value!r} must be 1..64 characters of A-Z a-z 0-9 _ . -")
-    return value
-
-
 @dataclass(frozen=True)
 class CreateRequest:
     """What to create. ``label`` must be unique per account: it is how a re-run finds the instance."""
@@ -83,7 +90,8 @@ class CreateRequest:
     plan_id: str
     location_id: str
     ssh_key_names: tuple[str, ...] = ()
-    billing_cycle: str = "hourly"
+    billing_cycle: str | None = None
+    """None: the account's setting (``ClientSettings.billing_cycle``, PM_HOSTWINDS_BILLING_CYCLE)."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def form(self) -> dict[str, FormValue]:
@@ -92,11 +100,11 @@ class CreateRequest:
             "rid": _nonempty(self.plan_id, "plan_id"),
             "location_id": _nonempty(self.location_id, "location_id"),
             "srvrname": _label(self.label),
-            "billingcycle": _nonempty(self.billing_cycle, "billing_cycle"),
+            "billingcycle": _nonempty(self.billing_cycle or "hourly", "billing_cycle"),
             "qty": "1",
         }
         if self.ssh_key_names:
-            fields["keys"] = [_key_name(name) for name in self.ssh_key_names]
+            fields["keys"] = [keys.key_name(name) for name in self.ssh_key_names]
         fields.update(self.extra)
         return fields
 
@@ -118,6 +126,12 @@ class HostwindsClient:
 
     def __repr__(self) -> str:
         return f"HostwindsClient(url={self.settings.url!r}, rate_per_second={self.settings.rate_per_second})"
+
+    def clock(self) -> float:
+        return self._clock()
+
+    def pause(self, seconds: float) -> None:
+        self._sleep(seconds)
 
     # --- the one way out -------------------------------------------------------------------------
 
@@ -148,7 +162,12 @@ class HostwindsClient:
             reply = self._transport.post(fields, action)
             payload = decode(reply.text, action)
             raise_for_error(payload, action)
-        except (HostwindsTransientError, AuthError) as exc:
+        except AuthError as exc:
+            self.breaker.record_failure()
+            log.warning("hostwinds %s failed: %s", action, scrub(str(exc)))
+            raise AuthError(exc.request_action, f"{exc.api_message} ({egress_note(self.settings.url)})",
+                            exc.api_action, exc.error_code) from None
+        except HostwindsTransientError as exc:
             self.breaker.record_failure()
             log.warning("hostwinds %s failed: %s", action, scrub(str(exc)))
             raise
@@ -172,8 +191,18 @@ class HostwindsClient:
     # --- discovery ---------------------------------------------------------------------------------
 
     def list_instances(self, location_id: str | None = None) -> list[Instance]:
+        """Every instance of the account. An empty account may answer an empty list, an empty object, null or
+        false, or an error saying there are none [guess: no source shows it]: each is an empty list."""
         params: dict[str, FormValue] = {"location_id": location_id} if location_id else {}
-        payload = self.read("get_instances", params)
+        try:
+            payload = self.read("get_instances", params)
+        except HostwindsApiError as exc:
+            if isinstance(exc, AuthError) or not _EMPTY_ACCOUNT.search(exc.api_message):
+                raise
+            log.info("hostwinds get_instances: %s (read as no instances)", exc.api_message)
+            return []
+        if payload in (None, False, "", 0):
+            return []
         if isinstance(payload, Mapping):
             payload = list(payload.values())
         if not isinstance(payload, list):
@@ -193,17 +222,13 @@ class HostwindsClient:
         return by_label(self.list_instances(), _label(label))
 
     def is_live(self, serviceid: str | int) -> bool:
-        """Whether the account lists instance ``serviceid`` and it is not gone (terminated, deleted, cancelled)."""
+        """Whether the account lists instance ``serviceid`` in a state that is not terminal (absent = gone)."""
         found = with_serviceid(self.list_instances(), _serviceid(serviceid))
         return found is not None and not found.gone
 
     def instance_ips(self, serviceid: str | int) -> list[InstanceIp]:
         """The addresses of an instance with their reverse DNS names (``get_instance_ips``)."""
-        payload = self.read("get_instance_ips", {"serviceid": _serviceid(serviceid)})
-        entries = payload.get("IP Addresses", []) if isinstance(payload, Mapping) else payload
-        if not isinstance(entries, list):
-            return []
-        return [InstanceIp.from_api(entry) for entry in entries]
+        return instance_ips_from_api(self.read("get_instance_ips", {"serviceid": _serviceid(serviceid)}))
 
     def get_instance_ips(self, serviceid: str | int) -> list[str]:
         return [entry.ip for entry in self.instance_ips(serviceid)]
@@ -226,17 +251,23 @@ class HostwindsClient:
             return [Image.from_api(v if isinstance(v, Mapping) else {"name": v}, str(k)) for k, v in payload.items()]
         return [Image.from_api(item) for item in payload if isinstance(item, Mapping)]
 
-    def list_plans(self) -> list[Plan]:
-        payload = self.read("get_price_list")
+    def list_plans(self, managed: bool = False) -> list[Plan]:
+        """The plans of ``get_price_list``: unmanaged ones by default (the API lists managed ones unless told
+        ``managed=0`` [doc]; the toolkit manages the host itself)."""
+        payload = self.read("get_price_list", {"managed": "1" if managed else "0"})
         if isinstance(payload, Mapping):
             return [Plan.from_api(v, str(k)) for k, v in payload.items() if isinstance(v, Mapping)]
         return [Plan.from_api(item) for item in payload if isinstance(item, Mapping)]
+
+    def catalog(self) -> Catalog:
+        """Images, locations and unmanaged plans, for resolving what a stack file names (``hostwinds.catalog``)."""
+        return Catalog.fetch(self)
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
     def create_instance(self, request: CreateRequest) -> Instance:
         """Create (or adopt) the instance labelled ``request.label`` and wait until it is ready."""
-        form = request.form()
+        form = replace(request, billing_cycle=request.billing_cycle or self.settings.billing_cycle).form()
         existing = self.find_by_label(request.label)
         if existing is not None:
             log.info("hostwinds: adopting existing instance %s labelled %s", existing.serviceid, request.label)
@@ -246,6 +277,14 @@ class HostwindsClient:
             try:
                 self.mutate("add_instance", form, retry=False)
                 break
+            except HostwindsApiError as exc:
+                if _HOURLY_DISABLED.search(exc.api_message):
+                    raise HostwindsValidationError(
+                        "add_instance", f"{exc.api_message} (billing cycle {form['billingcycle']!r}): this account "
+                        f"takes no hourly products; set {ENV_SETTINGS['billing_cycle']}=monthly in the environment "
+                        "of `pulumi` (nothing was created)", exc.api_action, exc.error_code, field="billingcycle",
+                    ) from None
+                raise
             except TransientError as exc:
                 if isinstance(exc, CircuitOpenError) or attempt == policy.attempts:
                     raise
@@ -322,52 +361,32 @@ class HostwindsClient:
             raise ValidationError("ip", f"{ip!r} is not an IP address") from None
         self.mutate("set_rdns", {"serviceid": _serviceid(serviceid), "ip": address, "rdns": domain(rdns, "rdns")})
 
-    def get_firewall_profile(self, serviceid: str | int) -> FirewallProfile:
-        return FirewallProfile.from_api(self.read("get_instance_firewall_profile",
-                                                  {"serviceid": _serviceid(serviceid)}))
+    def get_firewall_profiles(self, serviceid: str | int) -> list[FirewallProfile]:
+        """The instance's firewall profile(s), from either reply shape (``hostwinds.firewall``)."""
+        return firewall.profiles(self, _serviceid(serviceid))
 
-    def set_firewall_profile(self, serviceid: str | int, name: str, wait: bool = True) -> None:
-        sid = _serviceid(serviceid)
-        profile = _nonempty(name, "firewall_profile")
-        self.mutate("set_instance_firewall", {"serviceid": sid, "name": profile})
-        if wait:
-            wait_for(lambda: self.get_firewall_profile(sid), lambda p: p.name == profile,
-                     f"instance {sid} to use firewall profile {profile!r}", self.settings.poll,
-                     self._clock, self._sleep)
+    def get_firewall_profile(self, serviceid: str | int) -> FirewallProfile:
+        found = self.get_firewall_profiles(serviceid)
+        return found[0] if found else FirewallProfile(name="")
+
+    def set_firewall_profile(self, serviceid: str | int, name: str, wait: bool = True) -> FirewallProfile | None:
+        """Apply profile ``name`` (matched by its chosen name); fails fast when it does not exist."""
+        return firewall.apply(self, _serviceid(serviceid), _nonempty(name, "firewall_profile"), wait)
 
     # --- ssh keys ---------------------------------------------------------------------------------------
 
-    def add_ssh_key(self, name: str, public_key: str) -> None:
-        """Register ``public_key`` under ``name`` so that, afterwards, the account holds exactly that key there.
-
-        A name already taken (our own earlier call whose reply was lost, or any other key) is replaced: delete,
-        then add again. Adopting it as it stands is not safe: the API has no action to read a key back, so a
-        different key (one whose private half someone else holds) could not be told from ours, and every VPS
-        created with this name would trust it. Keys only act when an instance is created, so replacing one
-        changes no running VPS."""
-        key_line = _nonempty(public_key, "public_key")
-        if not key_line.startswith(("ssh-", "ecdsa-", "sk-")) or len(key_line.split()) < 2:
-            raise ValidationError("public_key", "must be an OpenSSH public key line (ssh-ed25519 AAAA...)")
-        form: dict[str, FormValue] = {"name": _key_name(name), self.settings.ssh_key_field: key_line}
-        for attempt in range(1, self.settings.retry.attempts + 1):
-            try:
-                self.mutate("add_ssh_key", form)
-                return
-            except HostwindsApiError as exc:
-                if not _NAME_TAKEN.search(exc.api_message) or attempt == self.settings.retry.attempts:
-                    raise
-            log.warning("hostwinds: an SSH key named %s already exists (a lost reply or another key; the API cannot "
-                        "show which): replacing it with the requested key", name)
-            self.delete_ssh_key(name)
+    def add_ssh_key(self, name: str, public_key: str) -> str:
+        """Register ``public_key`` under ``name`` (``hostwinds.keys.register``): "added", "adopted" or
+        "replaced"."""
+        return keys.register(self, name, public_key)
 
     def delete_ssh_key(self, name: str) -> None:
         """Delete the key named ``name``; idempotent (a key that is already gone is not an error)."""
-        try:
-            self.mutate("delete_ssh_key", {"name": _key_name(name)})
-        except HostwindsApiError as exc:
-            if not _KEY_MISSING.search(exc.api_message):
-                raise
-            log.info("hostwinds: SSH key %s is already gone", name)
+        keys.delete(self, name)
+
+    def list_ssh_keys(self) -> dict[str, str] | None:
+        """Name -> public key, when a listing action is configured and known to the API; else None."""
+        return keys.list_keys(self)
 
 
 def _retryable(exc: BaseException) -> bool:

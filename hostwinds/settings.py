@@ -2,11 +2,18 @@
 
 Every value the product fixes (2 requests/s, 3 tries doubling from 1 s capped at 30 s, breaker after 5 failures
 for 60 s, polling every 30 s up to 30 min) is a default here, overridable for tests and the sandbox.
+
+Account-level settings (the same for every tenant of one Hostwinds account) come from the environment, like the key:
+``PM_HOSTWINDS_BILLING_CYCLE`` (hourly billing may be disabled on an account), and the parts of the API contract no
+public source shows, named as guesses: ``PM_HOSTWINDS_SSH_KEY_FIELD`` (the public-key field of ``add_ssh_key``)
+and ``PM_HOSTWINDS_SSH_KEY_LIST_ACTION`` (a listing action for SSH keys, if the account has one).
+``invoke hostwinds.probe`` shows what a live account answers (hostwinds/CONTRACT.md).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +25,15 @@ from toolkit.redact import REDACTOR, Secret
 
 ENV_API_KEY = "HOSTWINDS_API_KEY"
 ENV_API_URL = "HOSTWINDS_API_URL"
+ENV_SETTINGS = {
+    "billing_cycle": "PM_HOSTWINDS_BILLING_CYCLE",
+    "ssh_key_field": "PM_HOSTWINDS_SSH_KEY_FIELD",
+    "ssh_key_list_action": "PM_HOSTWINDS_SSH_KEY_LIST_ACTION",
+}
+"""Account-level settings read from the environment by ``from_env`` (an explicit override wins)."""
+BILLING_CYCLES = ("hourly", "monthly", "quarterly", "semiannually", "annually", "biennially", "triennially")
+_FORM_FIELD = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_RESERVED_FIELDS = frozenset({"action", "api", "name"})
 
 
 @dataclass(frozen=True)
@@ -59,10 +75,16 @@ class ClientSettings:
     breaker_threshold: int = 5
     breaker_reset_after: float = 60.0
     poll: PollSettings = field(default_factory=PollSettings)
-    # [guess] in the API contract: the form field carrying the public key in add_ssh_key.
+    # [guess] in the API contract: the form field carrying the public key in add_ssh_key (no public source shows it).
     ssh_key_field: str = "key"
+    # [guess] a read action listing the account's SSH keys ("" = none known: a taken name is then replaced).
+    ssh_key_list_action: str = ""
+    # The billing cycle of new instances; "Hourly products are disabled!" on some accounts [doc].
+    billing_cycle: str = "hourly"
     # After a create call failed transiently, how long to look for the instance by label before re-sending.
     lost_create_grace: float = 60.0
+    # How long a firewall profile may take to show on the instance before it counts as missing (not poll.timeout).
+    firewall_wait: float = 120.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_key, Secret) or not self.api_key.reveal().strip():
@@ -74,6 +96,17 @@ class ClientSettings:
             raise ConfigError("http_timeout", f"must be positive, got {self.http_timeout}")
         if self.breaker_threshold < 1:
             raise ConfigError("breaker_threshold", f"must be at least 1, got {self.breaker_threshold}")
+        if self.billing_cycle not in BILLING_CYCLES:
+            raise ConfigError(ENV_SETTINGS["billing_cycle"], f"{self.billing_cycle!r} must be one of "
+                                                             f"{', '.join(BILLING_CYCLES)}")
+        if not _FORM_FIELD.match(self.ssh_key_field) or self.ssh_key_field in _RESERVED_FIELDS:
+            raise ConfigError(ENV_SETTINGS["ssh_key_field"], f"{self.ssh_key_field!r} must be a lower-case form field "
+                                                             "name other than action, API and name")
+        if self.ssh_key_list_action and not _FORM_FIELD.match(self.ssh_key_list_action):
+            raise ConfigError(ENV_SETTINGS["ssh_key_list_action"], f"{self.ssh_key_list_action!r} must be a "
+                                                                   "snake_case action name (or empty)")
+        if self.firewall_wait <= 0:
+            raise ConfigError("firewall_wait", f"must be positive, got {self.firewall_wait}")
         REDACTOR.register(self.api_key)
 
     @classmethod
@@ -84,8 +117,12 @@ class ClientSettings:
         The key comes from HOSTWINDS_API_KEY only (never from config or state). The URL is ``api_url`` (a
         tenant's ``hostwinds.api_url`` or a provider input), else HOSTWINDS_API_URL, else the contract's; it is
         checked, and a refusal named after where it came from, before anything can send the key there.
-        ``overrides`` are the other settings (timeouts, rate, retry, polling)."""
+        ``overrides`` are the other settings (timeouts, rate, retry, polling); the account-level settings of
+        ``ENV_SETTINGS`` come from ``env`` unless overridden."""
         source = os.environ if env is None else env
+        for name, variable in ENV_SETTINGS.items():
+            if name not in overrides and source.get(variable, "").strip():
+                overrides[name] = source[variable].strip()
         key = source.get(ENV_API_KEY, "")
         if not key.strip():
             raise ConfigError(ENV_API_KEY, "is not set: export the Hostwinds API key (it is read from the environment "

@@ -1,7 +1,8 @@
 """HTTP transport: one form-encoded POST per call. Knows nothing of actions or response bodies.
 
 Maps network trouble to ``HostwindsTransientError`` (timeouts, connection errors, 5xx, 429) and an HTTP-level
-refusal (401/403, e.g. a WAF blocking a non-allow-listed address) to ``AuthError``.
+refusal (401/403, e.g. a WAF blocking a non-allow-listed address) to ``AuthError``. Every connection is opened over
+IPv4 (``hostwinds.egress``): API keys are bound to IPv4 allow-lists, and a call leaving over IPv6 is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Protocol
 
 import requests
 
+from hostwinds.egress import IPv4Adapter, require_ipv4_reachable
 from hostwinds.endpoint import check_api_url
 from hostwinds.errors import AuthError, HostwindsTransientError, RateLimitedError
 
@@ -43,12 +45,17 @@ class Transport(Protocol):
 class RequestsTransport:
     """Transport over ``requests`` with a per-request timeout. Redirects are refused (a POST must not move).
 
-    The URL is checked again here (``hostwinds.endpoint``): this is the object that sends the key."""
+    The URL is checked again here (``hostwinds.endpoint``): this is the object that sends the key. Connections are
+    IPv4 only (``hostwinds.egress.IPv4Adapter``), so an IPv6 address literal is refused outright."""
 
     def __init__(self, url: str, timeout: float) -> None:
         self.url = check_api_url(url, "url")
+        require_ipv4_reachable(self.url, "url")
         self.timeout = timeout
         self._session = requests.Session()
+        adapter = IPv4Adapter()
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
 
     def __repr__(self) -> str:
         return f"RequestsTransport(url={self.url!r}, timeout={self.timeout})"

@@ -6,13 +6,13 @@ through the model's state machine. Errors are raised as ``SimApiError`` (the ser
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Callable
 from typing import Any
 
 from sandbox.hostwinds_sim.model import HUMAN_ACTIONS, RUNNING_STATUSES, SimApiError, SimModel, _human
-from sandbox.hostwinds_sim.settings import DEFAULT_IMAGES
 
 Handler = Callable[[SimModel, dict[str, Any]], Any]
 _RDNS = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$", re.I)
@@ -34,8 +34,13 @@ def noop_reply(action: str) -> Any:
 
 def get_instances(model: SimModel, params: dict[str, Any]) -> Any:
     location = params.get("location_id")
-    return {"success": [i.to_api(model.settings) for i in model.instances.values()
-                        if not location or i.location_id == location]}
+    found = [i.to_api(model.settings) for i in model.instances.values() if not location or i.location_id == location]
+    if found:
+        return {"success": found}
+    empty = model.settings.empty_account_reply  # [guess] what an empty account answers
+    if empty == "error":
+        raise SimApiError("No instances found.", "404100", "Get Instances")
+    return {"success": {"list": [], "object": {}, "null": None}[empty]}
 
 
 def get_instance(model: SimModel, params: dict[str, Any]) -> Any:
@@ -57,7 +62,11 @@ def get_instance_ids(model: SimModel, params: dict[str, Any]) -> Any:
 
 def get_instance_ips(model: SimModel, params: dict[str, Any]) -> Any:
     inst = model.instance(params, "get_instance_ips")
-    return {"success": {"IP Addresses": [{"ip": inst.main_ip, "rdns": inst.rdns.get(inst.main_ip, "")}]}}
+    entries: list[dict[str, Any]] = [{"ip": inst.main_ip, "type": "ipv4", "primary": True,
+                                      "rdns": inst.rdns.get(inst.main_ip, "")}]
+    if model.settings.ips_without_address:  # [guess] e.g. an IPv6 slot without an address
+        entries.append({"type": "ipv6", "primary": False, "rdns": ""})
+    return {"success": {"IP Addresses": entries}}
 
 
 def check_serviceid(model: SimModel, params: dict[str, Any]) -> Any:
@@ -70,14 +79,15 @@ def get_locations(model: SimModel, params: dict[str, Any]) -> Any:
 
 
 def get_public_images(model: SimModel, params: dict[str, Any]) -> Any:
-    """[doc] The images ``add_instance`` takes as ``template`` (the id is the template; readable name beside it).
-    With ``images`` None (any template accepted) the default images are listed."""
-    images = model.settings.images if model.settings.images is not None else DEFAULT_IMAGES
-    return {"success": [{"uuid": image, "name": image} for image in images]}
+    """[doc] The images ``add_instance`` takes as ``template``: objects whose ``uuid`` is the template."""
+    return {"success": model.settings.image_list()}
 
 
 def get_price_list(model: SimModel, params: dict[str, Any]) -> Any:
-    return {"success": {rid: {**plan, "rid": rid} for rid, plan in model.settings.plans.items()}}
+    """[doc] Plans keyed by rid; managed ones unless ``managed=0`` is sent."""
+    managed = str(params.get("managed", "1")).strip() not in ("0", "false")
+    plans = model.settings.managed_plans if managed else model.settings.plans
+    return {"success": {rid: dict(plan) for rid, plan in plans.items()}}
 
 
 def get_snapshots(model: SimModel, params: dict[str, Any]) -> Any:
@@ -85,7 +95,17 @@ def get_snapshots(model: SimModel, params: dict[str, Any]) -> Any:
 
 
 def get_instance_firewall_profile(model: SimModel, params: dict[str, Any]) -> Any:
-    return {"success": {"name": model.instance(params, "get_instance_firewall_profile").firewall}}
+    """[doc] One object in one source, a map of id -> object in another: ``firewall_reply_shape`` picks."""
+    name = model.instance(params, "get_instance_firewall_profile").firewall
+    head, _, rest = name.partition(" ")
+    profile_id = head if rest else hashlib.sha256(name.encode()).hexdigest()[:8]
+    profile = {"id": profile_id, "name": name, "description": "", "security_group_rules": []}
+    return {"success": {profile_id: profile} if model.settings.firewall_reply_shape == "map" else profile}
+
+
+def list_ssh_keys(model: SimModel, params: dict[str, Any]) -> Any:
+    """[guess] Served under ``ssh_key_list_action`` when that is set (no source shows a listing action)."""
+    return {"success": [{"name": name, model.settings.ssh_key_field: key} for name, key in model.ssh_keys.items()]}
 
 
 # --- changes -------------------------------------------------------------------------------------------
@@ -107,7 +127,7 @@ def _transition(action: str, allowed_from: frozenset[str] | None, status: str, t
     def handler(model: SimModel, params: dict[str, Any]) -> Any:
         inst = model.instance(params, action)
         if allowed_from is not None and inst.status not in allowed_from:
-            raise SimApiError(f"Instance is {inst.status}; cannot {action}.", "4030", _human(action))
+            raise SimApiError(f"Instance is {inst.status}; cannot {action}.", "403000", _human(action))
         model._schedule(inst, status, task, final, model.settings.action_delay, effect)
         return success(action)
     return handler
@@ -116,7 +136,7 @@ def _transition(action: str, allowed_from: frozenset[str] | None, status: str, t
 def terminate(model: SimModel, params: dict[str, Any]) -> Any:
     inst = model.instance(params, "terminate")
     if inst.locked:
-        raise SimApiError("Instance is locked.", "4031", "Terminate Instance")
+        raise SimApiError("Instance is locked.", "403100", "Terminate Instance")
     model._schedule(inst, inst.status, "deleting", "DELETED", model.settings.terminate_delay, "terminate")
     return success("terminate", "Instance terminated")
 
@@ -124,9 +144,7 @@ def terminate(model: SimModel, params: dict[str, Any]) -> Any:
 def reinstall_instance(model: SimModel, params: dict[str, Any]) -> Any:
     inst = model.instance(params, "reinstall_instance")
     template = str(params.get("template", ""))
-    images = model.settings.images
-    if not template or (images is not None and template not in images):
-        raise SimApiError("Template is invalid.", "5012", "Reinstall Instance")
+    model.check_template(template, "Reinstall Instance")
     inst.template = template
     inst.password = secrets.token_urlsafe(18)
     model._schedule(inst, "BUILDING", "rebuilding", "ACTIVE", model.settings.build_delay, "wipe_host")
@@ -134,27 +152,59 @@ def reinstall_instance(model: SimModel, params: dict[str, Any]) -> Any:
 
 
 def upgrade_instance(model: SimModel, params: dict[str, Any]) -> Any:
+    """[doc] Step 1 of an upgrade: the order (an invoice); nothing changes on the machine yet."""
     inst = model.instance(params, "upgrade_instance")
     rid = str(params.get("rid", ""))
-    if rid not in model.settings.plans:
-        raise SimApiError("Plan (rid) is invalid.", "5013", "Upgrade Instance")
-    inst.rid = rid
+    if model.settings.plan(rid) is None:
+        raise SimApiError("Plan (rid) is invalid.", "501300", "Upgrade Instance")
+    inst.upgrade_rid = rid
+    return success("upgrade_instance", "Upgrade invoice created")
+
+
+def upgrade_server(model: SimModel, params: dict[str, Any]) -> Any:
+    """[doc] Step 2: apply the paid upgrade (migration and reboot) -> RESIZED."""
+    inst = model.instance(params, "upgrade_server")
+    if not inst.upgrade_rid:
+        raise SimApiError("No upgrade is pending for this instance.", "503100", "Upgrade Server")
+    if inst.status not in RUNNING_STATUSES and inst.status != "STOPPED":
+        raise SimApiError(f"Instance is {inst.status}; cannot upgrade.", "503000", "Upgrade Server")
+    inst.previous_rid, inst.rid, inst.upgrade_rid = inst.rid, inst.upgrade_rid, ""
     model._schedule(inst, inst.status, "resize_migrating", "RESIZED", model.settings.action_delay, "restart_host")
-    return success("upgrade_instance")
+    return success("upgrade_server", "Upgrade in progress")
+
+
+def _after_resize(action: str, revert: bool) -> Handler:
+    """[doc] confirm_upgrade / revert_upgrade: only from RESIZED, back to ACTIVE (revert restores the plan)."""
+    def handler(model: SimModel, params: dict[str, Any]) -> Any:
+        inst = model.instance(params, action)
+        if inst.status != "RESIZED":
+            raise SimApiError(f"Instance is {inst.status}; {action} needs RESIZED.", "503200", _human(action))
+        if revert:
+            inst.rid = inst.previous_rid or inst.rid
+        inst.previous_rid = ""
+        model._schedule(inst, "RESIZED", "resize_confirming", "ACTIVE", model.settings.action_delay,
+                        "restart_host" if revert else None)
+        return success(action)
+    return handler
 
 
 def edit_instance(model: SimModel, params: dict[str, Any]) -> Any:
     inst = model.instance(params, "edit_instance")
     label = str(params.get("srvrname", ""))
     if not label:
-        raise SimApiError("srvrname is required.", "4040", "Edit Instance")
+        raise SimApiError("srvrname is required.", "404000", "Edit Instance")
     inst.srvrname = label
     return success("edit_instance")
 
 
 def change_password(model: SimModel, params: dict[str, Any]) -> Any:
-    model.instance(params, "change_password").password = secrets.token_urlsafe(18)
-    return success("change_password")
+    """[doc] ``password`` is required (the new root password)."""
+    inst = model.instance(params, "change_password")
+    password = str(params.get("password", ""))
+    if len(password) < 8:
+        raise SimApiError("A valid password is required.", "404500", "Change Password")
+    inst.password = password
+    return success("change_password", "Password changed")
 
 
 def toggle_lock(model: SimModel, params: dict[str, Any]) -> Any:
@@ -168,32 +218,44 @@ def set_rdns(model: SimModel, params: dict[str, Any]) -> Any:
     ip = str(params.get("ip", ""))
     rdns = str(params.get("rdns", ""))
     if ip != inst.main_ip:
-        raise SimApiError("A valid ip is required.", "4050", "Set rDNS")
+        raise SimApiError("A valid ip is required.", "405000", "Set rDNS")
     if not _RDNS.match(rdns):
-        raise SimApiError("rdns is invalid.", "4051", "Set rDNS")
+        raise SimApiError("rdns is invalid.", "405100", "Set rDNS")
     inst.rdns[ip] = rdns.rstrip(".")
     return success("set_rdns")
 
 
 def set_instance_firewall(model: SimModel, params: dict[str, Any]) -> Any:
+    """A profile by its whole name ("7b4d8e61 mail"), or [guess] by its chosen name ("mail") when that is on."""
     inst = model.instance(params, "set_instance_firewall")
-    name = str(params.get("name", ""))
-    profiles = model.settings.firewall_profiles
-    if not name or (profiles is not None and name not in profiles):
-        raise SimApiError("Firewall profile name is invalid.", "4060", "Set Instance Firewall")
-    inst.firewall = name
+    name = str(params.get("name", "")).strip()
+    settings = model.settings
+    profiles = settings.firewall_profiles
+    found = name if profiles is None or name in profiles else None
+    if found is None and profiles is not None and settings.firewall_set_by_chosen_name:
+        chosen = [p for p in profiles if p.partition(" ")[2] == name]
+        found = chosen[0] if len(chosen) == 1 else None
+    if not name or found is None:
+        if name and settings.firewall_unknown_reply == "noop":
+            return success("set_instance_firewall")
+        raise SimApiError("Firewall profile name is invalid.", "406000", "Set Instance Firewall")
+    inst.firewall = found
     return success("set_instance_firewall")
 
 
 def add_ssh_key(model: SimModel, params: dict[str, Any]) -> Any:
+    """``name`` [seen]; the public key in ``ssh_key_field`` [guess]. Without that field: refused, or (the other
+    guess) the name alone is registered and carries no key to the instances created with it."""
     name = str(params.get("name", ""))
     key = str(params.get(model.settings.ssh_key_field, "")).strip()
     if not _KEY_NAME.match(name):
-        raise SimApiError("name is invalid.", "4070", "Add SSH Key")
-    if len(key.split()) < 2 or not key.startswith(("ssh-", "ecdsa-", "sk-")):
-        raise SimApiError("SSH key is invalid.", "4071", "Add SSH Key")
+        raise SimApiError("name is invalid.", "407000", "Add SSH Key")
+    if not key and model.settings.ssh_key_without_field == "register_name_only":
+        pass
+    elif len(key.split()) < 2 or not key.startswith(("ssh-", "ecdsa-", "sk-")):
+        raise SimApiError("SSH key is invalid.", "407100", "Add SSH Key")
     if name in model.ssh_keys:
-        raise SimApiError("SSH key name is already in use.", "4072", "Add SSH Key")
+        raise SimApiError("SSH key name is already in use.", "407200", "Add SSH Key")
     model.ssh_keys[name] = key
     return success("add_ssh_key")
 
@@ -201,7 +263,7 @@ def add_ssh_key(model: SimModel, params: dict[str, Any]) -> Any:
 def delete_ssh_key(model: SimModel, params: dict[str, Any]) -> Any:
     name = str(params.get("name", ""))
     if name not in model.ssh_keys:
-        raise SimApiError("SSH key not found.", "4073", "Delete SSH Key")
+        raise SimApiError("SSH key not found.", "407300", "Delete SSH Key")
     del model.ssh_keys[name]
     return success("delete_ssh_key")
 
@@ -231,6 +293,9 @@ CHANGES: dict[str, Handler] = {
     "rescue": _transition("rescue", _UP, "ACTIVE", "rescuing", "RESCUED", None),
     "unrescue": _transition("unrescue", frozenset({"RESCUED"}), "RESCUED", "unrescuing", "ACTIVE", None),
     "upgrade_instance": upgrade_instance,
+    "upgrade_server": upgrade_server,
+    "confirm_upgrade": _after_resize("confirm_upgrade", revert=False),
+    "revert_upgrade": _after_resize("revert_upgrade", revert=True),
     "edit_instance": edit_instance,
     "change_password": change_password,
     "toggle_lock": toggle_lock,

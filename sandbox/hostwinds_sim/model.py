@@ -2,7 +2,8 @@
 
 Every asynchronous change is a pending transition with an absolute due time (wall clock, so it survives a
 restart of the simulator): BUILDING -> ACTIVE after ``build_delay``, shutdown -> STOPPED, boot -> ACTIVE,
-rescue -> RESCUED, upgrade -> RESIZED, reinstall -> BUILDING -> ACTIVE (fresh disk), terminate -> gone.
+rescue -> RESCUED, upgrade_server -> RESIZED (then confirm_upgrade/revert_upgrade -> ACTIVE), reinstall -> BUILDING
+-> ACTIVE (fresh disk), terminate -> gone (dropped from listings, or listed as ``terminated_listed_as``).
 ``advance()`` applies due transitions, including their effect on the instance's SSH host.
 """
 
@@ -22,8 +23,11 @@ from typing import Any
 from sandbox.hostwinds_sim.hosts import HostManager
 from sandbox.hostwinds_sim.settings import SimSettings
 
+BILLING_CYCLES = ("hourly", "monthly", "quarterly", "semiannually", "annually", "biennially", "triennially")
 RUNNING_STATUSES = frozenset({"ACTIVE", "RESIZED", "RESCUED"})
 HUMAN_ACTIONS = {"add_instance": "Add Instance", "terminate": "Terminate Instance", "set_rdns": "Set rDNS"}
+# OpenStack power states, sent as integers [doc: power_state is an integer]
+POWER_RUNNING, POWER_SHUTDOWN = 1, 4
 
 
 class SimApiError(Exception):
@@ -56,37 +60,51 @@ class SimInstance:
     rdns: dict[str, str] = field(default_factory=dict)
     created_at: str = ""
     pending: dict[str, Any] | None = None
+    upgrade_rid: str = ""  # ordered by upgrade_instance, applied by upgrade_server
+    previous_rid: str = ""  # while RESIZED: what revert_upgrade goes back to
+    gone: bool = False  # terminated but still listed (``terminated_listed_as``)
 
     def to_api(self, settings: SimSettings) -> dict[str, Any]:
-        plan = settings.plans.get(self.rid, {})
+        """The instance as get_instance(s) shows it, typed like the OpenAPI file (integers where it says so)."""
+        plan = settings.plan(self.rid) or {}
+        image = settings.image(self.template) or {"uuid": self.template, "name": self.template}
         return {
             "serviceid": self.serviceid,
             "srvrname": self.srvrname,
             "status": self.status,
-            "task_state": self.task_state,
+            "task_state": self.task_state or None,
             "vm_state": self.status.lower(),
-            "power_state": "running" if self.status in RUNNING_STATUSES else "shutdown",
+            "power_state": POWER_RUNNING if self.status in RUNNING_STATUSES else POWER_SHUTDOWN,
             "main_ip": self.main_ip,
-            "ips": [{"ip": self.main_ip, "rdns": self.rdns.get(self.main_ip, "")}],
+            "ips": [self.main_ip],
             "ip_v6": "",
             "hostname": settings.hostname_template.format(serviceid=self.serviceid),
             "password": self.password,
             "configkey": self.configkey,
-            "location_id": self.location_id,
+            "location_id": _int(self.location_id),
             "template_uuid": self.template,
-            "image": self.template,
-            "product_id": self.rid,
-            "flavor": plan.get("name", ""),
-            "ram": plan.get("ram", ""),
-            "cpu": plan.get("cpu", ""),
-            "disk": plan.get("disk", ""),
+            "image": image,
+            "product_id": _int(self.rid),
+            "product_name": plan.get("name", ""),
+            "flavor": False,
+            "ram": _int(plan.get("ram", "")),
+            "cpu": _int(plan.get("cpu", "")),
+            "disk": _int(plan.get("disk", "")),
             "billingcycle": self.billingcycle,
-            "ssh_keys": list(self.ssh_keys),
-            "locked": self.locked,
-            "is_suspended": False,
+            "hourly": 1 if self.billingcycle == "hourly" else 0,
+            "ssh_keys": ",".join(self.ssh_keys),
+            "locked": 1 if self.locked else 0,
+            "is_suspended": 0,
+            "upgrade_available": 1,
             "created_at": self.created_at,
             "disp_status": self.status.title(),
         }
+
+
+def _int(value: object) -> int | str:
+    """Integers where the API sends integers; a value that is not one (an old state's) as it is."""
+    text = str(value)
+    return int(text) if text.isdigit() else text
 
 
 def _now_iso() -> str:
@@ -163,8 +181,11 @@ class SimModel:
                 changed = True
                 effect = pending.get("effect")
                 if effect == "terminate":
-                    del self.instances[inst.serviceid]
                     self.hosts.remove(inst.serviceid)
+                    if self.settings.terminated_listed_as:
+                        inst.status, inst.task_state, inst.gone = self.settings.terminated_listed_as, "", True
+                    else:
+                        del self.instances[inst.serviceid]
                     continue
                 self._apply_effect(inst, effect)
                 inst.status = str(pending["status"])
@@ -200,8 +221,8 @@ class SimModel:
         raw = params.get("serviceid", "")
         sid = int(raw) if isinstance(raw, str) and raw.isdigit() else -1
         inst = self.instances.get(sid)
-        if inst is None or (inst.pending or {}).get("effect") == "terminate":
-            raise SimApiError("A valid serviceid is required.", "4021", HUMAN_ACTIONS.get(action, _human(action)))
+        if inst is None or inst.gone or (inst.pending or {}).get("effect") == "terminate":
+            raise SimApiError("A valid serviceid is required.", "402100", HUMAN_ACTIONS.get(action, _human(action)))
         return inst
 
     def new_instance(self, params: dict[str, Any]) -> SimInstance:
@@ -209,16 +230,20 @@ class SimModel:
         template = str(params.get("template", ""))
         rid = str(params.get("rid", ""))
         location = str(params.get("location_id", ""))
-        if not template or (settings.images is not None and template not in settings.images):
-            raise SimApiError("Template is invalid.", "5012", "Add Instance")
-        if rid not in settings.plans:
-            raise SimApiError("Plan (rid) is invalid.", "5013", "Add Instance")
+        cycle = str(params.get("billingcycle", "monthly"))
+        self.check_template(template, "Add Instance")
+        if settings.plan(rid) is None:
+            raise SimApiError("Plan (rid) is invalid.", "501300", "Add Instance")
         if location not in {str(loc["id"]) for loc in settings.locations}:
-            raise SimApiError("Location Id is invalid.", "5011", "Add Instance")
+            raise SimApiError("Location Id is invalid.", "501100", "Add Instance")
+        if cycle not in BILLING_CYCLES:
+            raise SimApiError("Billing cycle is invalid.", "501500", "Add Instance")
+        if cycle == "hourly" and settings.hourly_disabled:
+            raise SimApiError("Hourly products are disabled!", "501600", "Add Instance")
         key_names = params.get("keys", [])
         missing = [name for name in key_names if name not in self.ssh_keys]
         if missing:
-            raise SimApiError(f"SSH key {missing[0]} not found.", "5014", "Add Instance")
+            raise SimApiError(f"SSH key {missing[0]} not found.", "501400", "Add Instance")
         sid = self.next_serviceid
         self.next_serviceid += 1
         inst = SimInstance(
@@ -232,9 +257,9 @@ class SimModel:
             location_id=location,
             password=secrets.token_urlsafe(18),
             configkey=secrets.token_hex(16),
-            billingcycle=str(params.get("billingcycle", "hourly")),
+            billingcycle=cycle,
             ssh_keys=list(key_names),
-            authorized_keys=[self.ssh_keys[name] for name in key_names],
+            authorized_keys=[self.ssh_keys[name] for name in key_names if self.ssh_keys[name]],
             firewall=settings.default_firewall_profile,
             created_at=_now_iso(),
         )
@@ -242,6 +267,14 @@ class SimModel:
         self.hosts.create(sid, inst.main_ip, inst.authorized_keys, self._short_hostname(sid))
         self._schedule(inst, "BUILDING", "spawning", "ACTIVE", settings.build_delay, "start_host")
         return inst
+
+    def check_template(self, template: str, action: str) -> None:
+        """A template is an image uuid [doc] of a public image that is not retired."""
+        if self.settings.images is None and template:
+            return
+        image = self.settings.image(template)
+        if image is None or str(image.get("retired", 0)) in ("1", "True", "true"):
+            raise SimApiError("Template is invalid.", "501200", action)
 
     def shutdown(self, stop_hosts: bool) -> None:
         with self.lock:

@@ -97,6 +97,11 @@ class AdminClient:
         result: list[dict[str, Any]] = self._call("GET", "instances")
         return result
 
+    def calls(self) -> list[dict[str, str]]:
+        """The last API calls the simulator received (action and address family), oldest first."""
+        result: list[dict[str, str]] = self._call("GET", "calls")
+        return result
+
     def ssh_keys(self) -> list[str]:
         """Names of the SSH keys registered with the account."""
         result: list[str] = self._call("GET", "ssh-keys")

@@ -6,6 +6,10 @@ admin API under ``/_sim/`` (header ``X-Sim-Key: <api key>``):
 - ``PATCH /_sim/settings`` ``{"build_delay": 2, ...}``
 - ``GET /_sim/instances`` (secrets left out); ``PATCH /_sim/instances/<serviceid>`` ``{"status": ..., "srvrname": ...,
   "main_ip": ...}`` changes an instance behind the client's back (drift)
+- ``GET /_sim/calls``: the last API calls received, ``[{"action": ..., "family": "ipv4"|"ipv6"}]``
+
+With ``ipv6=True`` it also listens on ``[::1]`` (same port) and, like the real API with a key bound to IPv4
+addresses, answers every call from an IPv6 address ``Not Authorized!``.
 
 ``SimulatorServer`` runs it in-process on a thread; ``python -m sandbox.hostwinds_sim`` runs it as a process.
 """
@@ -16,8 +20,10 @@ import contextlib
 import hmac
 import json
 import logging
+import socket
 import threading
 import time
+from collections import deque
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,6 +39,8 @@ from toolkit.errors import ConfigError
 API_PATH = "/cloud/api.php"
 ADMIN_PREFIX = "/_sim/"
 MAX_BODY = 1 << 20
+CALL_LOG = 2000
+SHUTDOWN_POLL = 0.05  # seconds: how often the serving loops look for stop() (the default 0.5 s slows every teardown)
 log = logging.getLogger("hostwinds_sim")
 
 
@@ -59,7 +67,7 @@ class SimulatorServer:
     """The simulator on a background thread. ``port=0`` picks a free port; ``url`` is the API endpoint."""
 
     def __init__(self, state_dir: Path, api_key: str, port: int = 0, host: str = "127.0.0.1",
-                 settings: SimSettings | None = None) -> None:
+                 settings: SimSettings | None = None, ipv6: bool = False) -> None:
         if not api_key:
             raise ConfigError("api_key", "the simulator needs a non-empty API key")
         if not host.startswith("127."):
@@ -70,7 +78,10 @@ class SimulatorServer:
         self.faults = FaultPlan()
         self.model = SimModel(Path(state_dir), self.settings)
         self.rate_limit = _ServerRateLimit()
+        self.calls: deque[dict[str, str]] = deque(maxlen=CALL_LOG)
         self._httpd = _HttpServer((host, port), _Handler, self)
+        self._httpd6 = _HttpServer6(("::1", self.port), _Handler, self) if ipv6 else None
+        self._thread6: threading.Thread | None = None
         self._thread: threading.Thread | None = None
         self._ticker: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -89,8 +100,13 @@ class SimulatorServer:
 
     def start(self) -> SimulatorServer:
         self.model.reconcile_hosts()
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="hostwinds-sim", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(SHUTDOWN_POLL,), name="hostwinds-sim",
+                                        daemon=True)
         self._thread.start()
+        if self._httpd6 is not None:
+            self._thread6 = threading.Thread(target=self._httpd6.serve_forever, args=(SHUTDOWN_POLL,),
+                                             name="hostwinds-sim-v6", daemon=True)
+            self._thread6.start()
         self._ticker = threading.Thread(target=self._tick, name="hostwinds-sim-ticker", daemon=True)
         self._ticker.start()
         return self
@@ -114,6 +130,11 @@ class SimulatorServer:
         self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
+        if self._httpd6 is not None:
+            if self._thread6 is not None:
+                self._httpd6.shutdown()
+                self._thread6.join(timeout=10)
+            self._httpd6.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self._ticker is not None:
@@ -128,9 +149,13 @@ class SimulatorServer:
 
     # --- request handling (called from handler threads) --------------------------------------------
 
-    def handle_api(self, fields: dict[str, Any], json_body: bool) -> tuple[int, Any, Fault | None]:
+    def handle_api(self, fields: dict[str, Any], json_body: bool,
+                   from_ipv6: bool = False) -> tuple[int, Any, Fault | None]:
         """(HTTP status, body, fault to apply after the action) for one API call."""
         action = str(fields.get("action", ""))
+        self.calls.append({"action": action, "family": "ipv6" if from_ipv6 else "ipv4"})
+        if from_ipv6:  # keys are bound to IPv4 allow-lists [seen]
+            return HTTPStatus.OK, self._auth_error(), None
         if not self.rate_limit.allow(self.settings.rate_limit_per_second):
             return self._rate_limited()
         fault = self.faults.take(action)
@@ -148,9 +173,12 @@ class SimulatorServer:
         if not hmac.compare_digest(str(fields.get("API", "")).encode(), self.api_key.encode()):
             return HTTPStatus.OK, self._auth_error(), None
         read = actions.READS.get(action)
+        if read is None and action and action == self.settings.ssh_key_list_action:
+            read = actions.list_ssh_keys
         change = actions.CHANGES.get(action)
         if read is None and change is None:
-            return HTTPStatus.OK, [{"result": "error", "message": "Invalid Action.", "ERROR": "6734"}], None
+            code = 6734 if self.settings.error_code_as_number else "6734"
+            return HTTPStatus.OK, [{"result": "error", "message": "Invalid Action.", "ERROR": code}], None
         if fault is not None and fault.kind == "noop_success" and change is not None:
             return HTTPStatus.OK, actions.noop_reply(action), None
         handler = read or change
@@ -164,7 +192,7 @@ class SimulatorServer:
                 if exc.action:
                     error["action"] = exc.action
                 if exc.code:
-                    error["ERROR"] = exc.code
+                    error["ERROR"] = int(exc.code) if self.settings.error_code_as_number else exc.code
                 return HTTPStatus.OK, [error], None
             if change is not None:
                 self.model.save()
@@ -197,6 +225,8 @@ class SimulatorServer:
             with self.model.lock:
                 self.model.advance()
                 return HTTPStatus.OK, [_public(i.to_api(self.settings)) for i in self.model.instances.values()]
+        if route == "calls" and method == "GET":
+            return HTTPStatus.OK, list(self.calls)
         if route == "ssh-keys" and method == "GET":
             with self.model.lock:
                 return HTTPStatus.OK, sorted(self.model.ssh_keys)
@@ -231,6 +261,16 @@ class _HttpServer(ThreadingHTTPServer):
                  sim: SimulatorServer) -> None:
         self.sim = sim
         super().__init__(address, handler)
+
+
+class _HttpServer6(_HttpServer):
+    """The IPv6 loopback listener (``ipv6=True``): IPv6 only, so it never takes IPv4 connections."""
+
+    address_family = socket.AF_INET6
+
+    def server_bind(self) -> None:
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        super().server_bind()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -274,7 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
         fields = {} if json_body else _parse_form(raw)
         sim = self.server.sim
         try:
-            status, body, fault = sim.handle_api(fields, json_body)
+            status, body, fault = sim.handle_api(fields, json_body, ":" in str(self.client_address[0]))
         except Exception:
             log.exception("simulator failed on action %s", fields.get("action"))
             self._send(HTTPStatus.INTERNAL_SERVER_ERROR, None)

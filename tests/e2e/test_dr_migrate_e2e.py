@@ -218,7 +218,7 @@ def test_upgrade_with_unreachable_old_host_still_completes(tenant_project: Tenan
     os.environ.setdefault("HOSTWINDS_API_KEY", project.sandbox_env["HOSTWINDS_API_KEY"])
     client_from({"api_url": project.sandbox_env["HOSTWINDS_API_URL"]}).power(before["serviceid"], "shutdown")
     deadline = time.monotonic() + 60
-    while _instances(project, tenant)[0]["power_state"] != "shutdown" and time.monotonic() < deadline:
+    while _instances(project, tenant)[0]["power_state"] != 4 and time.monotonic() < deadline:
         time.sleep(0.2)
 
     result = run_migrate(project, tenant, "--reason", "upgrade")

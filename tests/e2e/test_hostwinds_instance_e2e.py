@@ -22,7 +22,7 @@ PROGRAM = textwrap.dedent("""\
     from components.hostwinds_instance import Instance
 
     vps = Instance(
-        "vps", label=os.environ["PM_E2E_LABEL"], location_id="1", plan_id="1002", image="ubuntu-22.04",
+        "vps", label=os.environ["PM_E2E_LABEL"], location_id="1", plan_id="small", image="ubuntu-22.04",
         api_url=os.environ["PM_E2E_API_URL"], poll_interval=0.05, poll_timeout=60, retry_base_delay=0.01,
     )
     pulumi.export("serviceid", vps.serviceid)

@@ -20,10 +20,10 @@ from hostwinds import (
 )
 from hostwinds.errors import HostwindsError
 from sandbox.hostwinds_sim.server import SimulatorServer
-from tests.fixtures.hostwinds import HW_API_KEY, fast_settings
+from tests.fixtures.hostwinds import DEBIAN_ID, HW_API_KEY, IMAGE_ID, LOCATION_ID, PLAN_ID, fast_settings
 from tests.fixtures.ssh import ClientKey
 
-IMAGE, PLAN, LOCATION = "ubuntu-22.04", "1002", "1"
+IMAGE, PLAN, LOCATION = IMAGE_ID, PLAN_ID, LOCATION_ID
 
 
 def request_for(label: str, keys: tuple[str, ...] = ()) -> CreateRequest:
@@ -46,6 +46,7 @@ def test_create_waits_for_active_and_lookups(hw_client: HostwindsClient, hw_labe
     assert hw_client.get_instance_ips(inst.serviceid) == [inst.main_ip]
     assert {loc.id for loc in hw_client.list_locations()} >= {"1", "2"}
     assert PLAN in {plan.rid for plan in hw_client.list_plans()}
+    assert PLAN not in {plan.rid for plan in hw_client.list_plans(managed=True)}
     hw_client.terminate(inst.serviceid)
     hw_client.delete_ssh_key(key_name)
 
@@ -62,16 +63,15 @@ def test_rename_reinstall_rdns_firewall_power(hw_client: HostwindsClient, hw_lab
     inst = hw_client.create_instance(request_for(hw_label))
     renamed = hw_client.rename(inst.serviceid, hw_label + "b")
     assert renamed is not None and renamed.label == hw_label + "b"
-    again = hw_client.reinstall(inst.serviceid, "debian-12")
-    assert again is not None and again.ready and again.image == "debian-12"
+    again = hw_client.reinstall(inst.serviceid, DEBIAN_ID)
+    assert again is not None and again.ready and again.image == DEBIAN_ID and again.image_name == "Debian 12"
     assert hw_client.rdns(inst.serviceid, inst.main_ip) is None
     hw_client.set_rdns(inst.serviceid, inst.main_ip, "mail.example.com")
-    assert hw_client.get_instance(inst.serviceid).raw["ips"][0]["rdns"] == "mail.example.com"
     assert hw_client.rdns(inst.serviceid, inst.main_ip) == "mail.example.com"
     assert hw_client.rdns(inst.serviceid, "192.0.2.1") is None
-    assert hw_client.get_firewall_profile(inst.serviceid).name == "default"
+    assert hw_client.get_firewall_profile(inst.serviceid).chosen_name == "default"
     hw_client.set_firewall_profile(inst.serviceid, "mail")
-    assert hw_client.get_firewall_profile(inst.serviceid).name == "mail"
+    assert hw_client.get_firewall_profile(inst.serviceid).matches("mail")
     hw_client.power(inst.serviceid, "shutdown")
     assert hw_client.get_instance(inst.serviceid).status == "STOPPED"
     hw_client.power(inst.serviceid, "boot")

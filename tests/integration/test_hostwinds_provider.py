@@ -11,7 +11,7 @@ from tests.fixtures.hostwinds import HW_API_KEY
 
 def test_provider_lifecycle(hw_sim: SimulatorServer, hw_label: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOSTWINDS_API_KEY", HW_API_KEY)
-    props = {"label": hw_label, "location_id": "1", "plan_id": "1002", "image": "ubuntu-22.04",
+    props = {"label": hw_label, "location_id": "1", "plan_id": "small", "image": "ubuntu-22.04",
              "ssh_key_names": [], "api_url": hw_sim.url, "poll_interval": 0.02, "poll_timeout": 10,
              "retry_base_delay": 0.001}
     provider = InstanceProvider()

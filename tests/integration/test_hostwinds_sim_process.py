@@ -9,7 +9,7 @@ import pytest
 
 from hostwinds import CreateRequest, HostwindsClient
 from sandbox.hostwinds_sim.process import SimulatorProcess
-from tests.fixtures.hostwinds import HW_API_KEY, fast_settings
+from tests.fixtures.hostwinds import HW_API_KEY, IMAGE_ID, LOCATION_ID, PLAN_ID, fast_settings
 from tests.fixtures.ssh import ClientKey, require_vps_hosts, ssh_connect, ssh_run
 from toolkit.net import free_port
 
@@ -26,7 +26,7 @@ def sim_process(tmp_path: Path) -> Iterator[SimulatorProcess]:
 def test_state_and_hosts_survive_a_restart(sim_process: SimulatorProcess, sshhost_client_key: ClientKey) -> None:
     client = HostwindsClient(fast_settings(sim_process.url))
     client.add_ssh_key("k1", sshhost_client_key.public_line)
-    inst = client.create_instance(CreateRequest("pm-proc-1", "ubuntu-22.04", "1002", "1", ("k1",)))
+    inst = client.create_instance(CreateRequest("pm-proc-1", IMAGE_ID, PLAN_ID, LOCATION_ID, ("k1",)))
     with ssh_connect(inst.main_ip, sshhost_client_key) as ssh:
         ssh_run(ssh, "mkdir -p /mailu && echo persisted > /mailu/data")
     assert sim_process.stop()
@@ -42,7 +42,7 @@ def test_state_and_hosts_survive_a_restart(sim_process: SimulatorProcess, sshhos
 def test_admin_endpoint_injects_faults_and_drift(sim_process: SimulatorProcess) -> None:
     admin = sim_process.admin()
     client = HostwindsClient(fast_settings(sim_process.url))
-    inst = client.create_instance(CreateRequest("pm-proc-2", "ubuntu-22.04", "1002", "1"))
+    inst = client.create_instance(CreateRequest("pm-proc-2", IMAGE_ID, PLAN_ID, LOCATION_ID))
     admin.inject("http_error", times=1, status=500)
     assert client.get_instance(inst.serviceid).serviceid == inst.serviceid
     assert admin.faults() == []

@@ -11,6 +11,7 @@ import pytest
 
 from hostwinds import CreateRequest, HostwindsClient
 from sandbox.hostwinds_sim.server import SimulatorServer
+from tests.fixtures.hostwinds import IMAGE_ID, LOCATION_ID, PLAN_ID
 from tests.fixtures.ssh import ClientKey, new_client_key, ssh_connect, ssh_run
 from toolkit.errors import ValidationError
 
@@ -107,11 +108,11 @@ def test_bad_inputs_name_the_field(tmp_path: Path) -> None:
 def test_simulated_instance_is_an_ssh_host(hw_sim: SimulatorServer, hw_client: HostwindsClient, hw_label: str,
                                            sshhost_client_key: ClientKey) -> None:
     hw_client.add_ssh_key(hw_label, sshhost_client_key.public_line)
-    inst = hw_client.create_instance(CreateRequest(hw_label, "ubuntu-22.04", "1002", "1", (hw_label,)))
+    inst = hw_client.create_instance(CreateRequest(hw_label, IMAGE_ID, PLAN_ID, LOCATION_ID, (hw_label,)))
     with ssh_connect(inst.main_ip, sshhost_client_key) as client:
         assert ssh_run(client, "hostname")[1].strip() == f"hwsrv-{inst.serviceid}"
         ssh_run(client, "echo before > /root/data")
-    hw_client.reinstall(inst.serviceid, "ubuntu-22.04")
+    hw_client.reinstall(inst.serviceid, IMAGE_ID)
     with ssh_connect(inst.main_ip, sshhost_client_key) as client:
         assert ssh_run(client, "cat /root/data")[0] != 0  # reinstall gives a fresh disk
     host = hw_sim.model.hosts.host(int(inst.serviceid))

@@ -13,7 +13,7 @@ from fleet import preflight
 from hostwinds import HostwindsClient
 from sandbox.hostwinds_sim.server import SimulatorServer
 from tests.fixtures.hostwinds import HW_API_KEY, fast_settings
-from toolkit.tenant_config import TenantConfig, parse_tenant_config
+from toolkit.tenant_config import TenantConfig, parse_tenant_config, size_minimums
 from vault import claims
 from vault.client import VaultClient
 
@@ -39,17 +39,37 @@ def test_offered_image_location_and_plan_pass(hw_client: HostwindsClient) -> Non
 def test_unknown_image_location_and_plan_are_named_with_the_offer(hw_client: HostwindsClient) -> None:
     config = _config("acme", image="windows-95", location="99", hostwinds={"plan_id": "9999"})
     found = dict(preflight.offer_problems(hw_client, config))
-    assert "'windows-95' is not an image Hostwinds offers" in found["pm:image"]
-    assert "ubuntu-22.04" in found["pm:image"]
-    assert "'99' is not a Hostwinds location id" in found["pm:location"] and "1 (Seattle, WA)" in found["pm:location"]
-    assert "plan '9999' is not a Hostwinds plan" in found["pm:hostwinds.plan_id"]
+    assert "'windows-95' is not an image this Hostwinds account offers" in found["pm:image"]
+    assert "Ubuntu 22.04 LTS (id 3b5a6c1e-" in found["pm:image"] and "(get_public_images)" in found["pm:image"]
+    assert "Ubuntu 18.04" not in found["pm:image"]  # retired images are not offered
+    assert "'99' is not a location" in found["pm:location"] and "Seattle, WA (id 1)" in found["pm:location"]
+    assert "'9999' is not an unmanaged plan" in found["pm:hostwinds.plan_id"]
+    assert "Unmanaged Linux SSD 2 (rid 53)" in found["pm:hostwinds.plan_id"]
+    assert "Managed" not in found["pm:hostwinds.plan_id"].replace("Unmanaged", "")  # managed=0 was asked
 
 
-def test_an_image_named_instead_of_its_id_gets_the_id(hw_sim: SimulatorServer, hw_client: HostwindsClient) -> None:
-    hw_sim.settings.update({"images": ["0b6e4e6c-ubuntu-2204"]})
-    found = dict(preflight.offer_problems(hw_client, _config("acme", image="ubuntu-22.04")))
-    assert "'ubuntu-22.04' is not an image Hostwinds offers" in found["pm:image"]
-    assert "0b6e4e6c-ubuntu-2204" in found["pm:image"]
+def test_readable_names_resolve_to_the_ids(hw_client: HostwindsClient) -> None:
+    catalog = hw_client.catalog()
+    assert catalog.image("ubuntu-22.04").name == "Ubuntu 22.04 LTS"
+    assert catalog.image("Debian 12").id == catalog.image(catalog.image("debian-12").id).id
+    assert catalog.location("seattle").id == catalog.location("1").id == "1"
+    assert catalog.location("Dallas, TX").id == "2"
+    tiers = size_minimums()
+    assert [catalog.plan(t, tiers).rid for t in ("small", "medium", "large")] == ["53", "54", "55"]
+    assert catalog.plan("52", tiers).name == "Unmanaged Linux SSD 1"
+    for config in (_config("acme", location="seattle", image="debian-12", size="large"),
+                   _config("acme", hostwinds={"plan_id": "52"})):
+        assert preflight.offer_problems(hw_client, config) == []
+
+
+def test_an_ambiguous_name_and_a_size_no_plan_fits_are_refused(hw_sim: SimulatorServer,
+                                                               hw_client: HostwindsClient) -> None:
+    found = dict(preflight.offer_problems(hw_client, _config("acme", image="ubuntu")))
+    assert "'ubuntu' matches more than one image" in found["pm:image"]
+    hw_sim.settings.update({"plans": {"52": {"rid": 52, "name": "Tiny", "cpu": "1", "ram": "1024"}}})
+    found = dict(preflight.offer_problems(hw_client, _config("acme", size="medium")))
+    assert "no unmanaged plan has the 2 vCPU / 4 GB RAM of size 'medium'" in found["pm:size"]
+    assert "set hostwinds.plan_id to one of 52 (Tiny: 1 vCPU, 1024 RAM)" in found["pm:size"]
 
 
 @pytest.fixture

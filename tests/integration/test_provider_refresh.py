@@ -84,7 +84,7 @@ def test_mail_networking_refresh_reads_the_firewall_profile(
     monkeypatch.setenv("HOSTWINDS_API_KEY", HW_API_KEY)
     tuning = {"api_url": hw_sim.url, "poll_interval": 0.02, "poll_timeout": 10, "retry_base_delay": 0.001}
     instances = InstanceProvider()
-    vps = instances.create({"label": hw_label, "location_id": "1", "plan_id": "1002", "image": "ubuntu-22.04",
+    vps = instances.create({"label": hw_label, "location_id": "1", "plan_id": "small", "image": "ubuntu-22.04",
                             "ssh_key_names": [], **tuning})
     vps_outs = vps.outs or {}
     props = {"serviceid": vps.id, "ip": vps_outs["main_ip"], "rdns": "mail.acme.example",
@@ -98,7 +98,8 @@ def test_mail_networking_refresh_reads_the_firewall_profile(
     assert same.outs is not None and same.outs["firewall_profile"] == "mail"
     assert provider.diff(created.id, same.outs, props).changes is False
 
-    hw_sim.model.instances[int(str(vps.id))].firewall = "open"  # changed in the Hostwinds panel
+    assert hw_sim.model.instances[int(str(vps.id))].firewall == "7b4d8e61 mail"  # the portal's "<id> <name>"
+    hw_sim.model.instances[int(str(vps.id))].firewall = "5c0ffee1 open"  # changed in the Hostwinds panel
     changed = provider.read(created.id, outs)
     assert changed.inputs is not None and changed.inputs["firewall_profile"] == "open"
     assert changed.outs is not None and provider.diff(created.id, changed.outs, props).changes is True

@@ -1,7 +1,8 @@
 """Bad stack inputs refused before anything exists, with the real engine on the sandbox (issue 11, items 5 and 8).
 
 Before: 11 SPF includes, a DMARC rua holding ';' or a space, a DNS zone that does not contain the domain, or an
-image or location Hostwinds does not offer were each refused only after Vault secrets, a Hostwinds key, a VPS or a
+image, location or plan Hostwinds does not offer (issue 17: names resolved through the account's listings, plan ids
+such as the old simulator's 1004 refused) were each refused only after Vault secrets, a Hostwinds key, a VPS or a
 Mailu install existed; an empty value or a '{'/'[' value that is not JSON crashed the program with a traceback.
 Now each gives one clear message naming the key and the fix, and afterwards no Vault secret or claim, no Hostwinds
 key or VPS and no DNS record exists for the tenant.
@@ -27,10 +28,12 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, list[str]]] = [
                                                                              "no spaces"]),
     ("zone", {"dns": {"zone": "elsewhere.test"}}, "pm:dns", ["zone 'elsewhere.test' does not contain the domain",
                                                              "set `zone`"]),
-    ("image", {"image": "windows-95"}, "pm:image", ["'windows-95' is not an image Hostwinds offers",
-                                                    "use one of", "ubuntu-22.04"]),
-    ("location", {"location": "99"}, "pm:location", ["'99' is not a Hostwinds location id", "use one of",
-                                                     "1 (Seattle, WA)"]),
+    ("image", {"image": "windows-95"}, "pm:image", ["'windows-95' is not an image this Hostwinds account offers",
+                                                    "use one of", "Ubuntu 22.04 LTS (id "]),
+    ("location", {"location": "99"}, "pm:location", ["'99' is not a location this Hostwinds account offers",
+                                                     "use one of", "Seattle, WA (id 1)"]),
+    ("size", {"size": "large", "hostwinds": {"plan_id": "1004"}}, "pm:hostwinds.plan_id",
+     ["'1004' is not an unmanaged plan this Hostwinds account offers", "Unmanaged Linux SSD 4 (rid 55)"]),
 ]
 
 
