@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from tests.fixtures.backup import enable_kv_mounts, endpoint_of, seed_tenants, start_raft
+from tests.fixtures.backup import client_of, enable_kv_mounts, seed_tenants, start_raft
 from toolkit.redact import Secret
 from vault.backup import BackupKey, LocalStore, create_backup, restore_backup
 from vault.backup.drill import ScratchCluster
@@ -35,17 +35,17 @@ def run(tenants: int, root: Path) -> dict[str, float]:
         seed = time.perf_counter() - started
 
         started = time.perf_counter()
-        result = create_backup(endpoint_of(source), store, key)
+        result = create_backup(client_of(source), store, key)
         backup = time.perf_counter() - started
 
         target = start_raft(root / "target", ScratchCluster)
         started = time.perf_counter()
-        report, manifest = restore_backup(store, result.manifest.name, key, endpoint_of(target),
+        report, manifest = restore_backup(store, result.manifest.name, key, client_of(target),
                                           source.unseal_keys, Secret(source.root_token), root)
         restore = time.perf_counter() - started
 
         started = time.perf_counter()
-        check = verify_secrets(endpoint_of(target).with_token(source.root_token), key, manifest.secrets)
+        check = verify_secrets(client_of(target).with_token(source.root_token), key, manifest.secrets)
         verify = time.perf_counter() - started
         assert check.ok and check.checked == len(data) + len(manifest.canaries)
         return {

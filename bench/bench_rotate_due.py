@@ -38,7 +38,8 @@ from toolkit.net import free_port
 from toolkit.redact import Secret
 from vault import kv, paths
 from vault.bootstrap import bootstrap
-from vault.client import VaultClient, VaultConfig
+from vault.client import VaultClient
+from vault.config import VaultConfig
 
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
 

@@ -30,7 +30,8 @@ from toolkit.net import free_port, free_port_block
 from toolkit.redact import Secret
 from vault import apikeys, keys, kv, paths
 from vault.bootstrap import bootstrap
-from vault.client import VaultClient, VaultConfig
+from vault.client import VaultClient
+from vault.config import VaultConfig
 
 
 def pct(samples: list[float], q: float) -> float:

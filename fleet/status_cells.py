@@ -24,7 +24,7 @@ from fleet.status_model import Cell, Severity, days, worst
 from hostwinds.models import READY_STATUS, Instance
 from toolkit.clock import iso
 from vault.backup.freshness import FreshnessReport
-from vault.client import NodeHealth
+from vault.nodes import NodeHealth
 
 KEY_NAMES: dict[Kind, str] = {Kind.SSH_ADMIN: "admin_ssh", Kind.SSH_TENANT: "tenant_ssh", Kind.SMTP: "smtp",
                               Kind.DKIM: "dkim"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -30,7 +30,9 @@ from toolkit.tenant_config import TenantConfig
 from vault import keys as vault_keys
 from vault import paths
 from vault.backup import list_backups, open_store
-from vault.client import NodeHealth, VaultClient, VaultConfig
+from vault.client import VaultClient
+from vault.config import VaultConfig
+from vault.nodes import NodeHealth, probe_all
 
 T = TypeVar("T")
 KeyAges = tuple[dict[Kind, KeyAge], tuple[str, ...]]
@@ -158,10 +160,8 @@ class LiveSources:
     def vault_nodes(self) -> list[NodeHealth]:
         def make() -> list[NodeHealth]:
             # sys/health needs no token: probe without logging in, so health shows even when auth fails.
-            config = VaultConfig.from_env(self.settings.env, probe_timeout=min(self.settings.http_timeout, 3.0))
-            unauthenticated = replace(config, token=config.token or Secret("-"), role_id=None, secret_id=None)
-            with VaultClient(unauthenticated, manage_token=False) as client:
-                return client.probe()
+            config = VaultConfig.from_env(self.settings.env)
+            return probe_all(config.addresses, timeout=min(self.settings.http_timeout, 3.0), verify=config.verify)
 
         return self._memo.get("vault-nodes", make)
 

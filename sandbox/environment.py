@@ -29,7 +29,8 @@ from toolkit.redact import Secret
 from vault.backup.crypto import BackupKey
 from vault.backup.restore import UNSEAL_KEYS_FILE_ENV
 from vault.bootstrap import bootstrap
-from vault.client import VaultClient, VaultConfig
+from vault.client import VaultClient
+from vault.config import VaultConfig
 
 if TYPE_CHECKING:
     from sandbox.bind import BindServer

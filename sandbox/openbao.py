@@ -18,9 +18,10 @@ from pathlib import Path
 from toolkit import daemon
 from toolkit.net import require_free
 from toolkit.private_files import write_private
-from vault.server import RaftCluster, _audit_block, bao_binary, health
+from vault.nodes import probe_node
+from vault.server import RaftCluster, _audit_block, bao_binary
 
-__all__ = ["DevServer", "RaftCluster", "bao_binary", "health"]
+__all__ = ["DevServer", "RaftCluster", "bao_binary"]
 
 
 @dataclass
@@ -54,7 +55,7 @@ class DevServer:
             # The root token goes through the environment (readable only by its owner), never argv (any local
             # user can read a process's command line); the server prints it to its log, which is 0600.
             env={"BAO_ADDR": self.address, "HOME": str(self.state_dir), "BAO_DEV_ROOT_TOKEN_ID": self.root_token},
-            ready=lambda: health(self.address).get("initialized") is True,
+            ready=lambda: probe_node(self.address).initialized,
         )
 
     def start(self) -> None:

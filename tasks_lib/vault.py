@@ -1,8 +1,9 @@
 """`invoke vault.backup|restore|backup-status`: encrypted raft snapshots of Vault (logic in vault.backup).
 
-Connection settings come from the environment: VAULT_ADDRS (or VAULT_ADDR) and VAULT_TOKEN; when neither
-address is set, the sandbox's .sandbox/env is read. Backup settings: PM_BACKUP_DEST (directory or
-s3://bucket/prefix), PM_BACKUP_S3_ENDPOINT, PM_BACKUP_KEY_FILE or PM_BACKUP_KEY (base64 of 32 bytes).
+Connection settings come from the environment, read by the one Vault client (``vault.config``): VAULT_ADDRS (or
+VAULT_ADDR), VAULT_TOKEN or AppRole, VAULT_CACERT; when neither address is set, the sandbox's .sandbox/env is
+read. Backup settings: PM_BACKUP_DEST (directory or s3://bucket/prefix), PM_BACKUP_S3_ENDPOINT, PM_BACKUP_KEY_FILE
+or PM_BACKUP_KEY (base64 of 32 bytes).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from toolkit.redact import REDACTOR, Secret, scrub
 from vault.backup import (
     BackupKey,
     BackupStore,
-    VaultEndpoint,
     assess,
     create_backup,
     latest_backup,
@@ -42,6 +42,8 @@ from vault.backup import (
 from vault.backup.backup import incomplete_backups
 from vault.backup.errors import BackupKeyError
 from vault.backup.restore import UNSEAL_KEYS_ENV, UNSEAL_KEYS_FILE_ENV
+from vault.client import VaultClient
+from vault.config import VaultConfig, parse_addresses
 
 console = Console(log_path=False)
 
@@ -137,9 +139,8 @@ def backup(c: Context, dest: str = "", s3_endpoint: str = "", key_file: str = ""
             key = backup_key(key_file, env)
             store = store_for(dest, s3_endpoint, env)
             details["destination"] = store.description
-            endpoint = VaultEndpoint.from_env(env)
-            with reporting() as rep:
-                result = create_backup(endpoint, store, key, canaries=not no_canary, step=rep.step, tick=rep.tick)
+            with VaultClient.from_env(env) as vault, reporting() as rep:
+                result = create_backup(vault, store, key, canaries=not no_canary, step=rep.step, tick=rep.tick)
                 pruned = [] if no_prune else prune(store)
             details.update(backup=result.manifest.name, secrets=len(result.manifest.secrets), pruned=pruned)
     except ToolkitError as exc:
@@ -173,7 +174,7 @@ def restore(c: Context, backup: str = "latest", target: str = "", dest: str = ""
     root token is gone: canaries are read with $PM_RESTORE_VERIFY_TOKEN (else $VAULT_TOKEN), a token of the
     source cluster."""
     env = connection_env()
-    addresses = tuple(a.strip() for a in (target or env.get("PM_RESTORE_TARGET_ADDRS", "")).split(",") if a.strip())
+    addresses = parse_addresses(target or env.get("PM_RESTORE_TARGET_ADDRS", ""))
     target_token = env.get("PM_RESTORE_TARGET_TOKEN", "")
     verify_token = env.get("PM_RESTORE_VERIFY_TOKEN") or env.get("VAULT_TOKEN", "")
     if not addresses or not target_token or not verify_token:
@@ -186,9 +187,9 @@ def restore(c: Context, backup: str = "latest", target: str = "", dest: str = ""
             name = latest_backup(store).name if backup == "latest" else backup
             details.update(backup=name, source=store.description, target=list(addresses))
             keys = source_unseal_keys(unseal_keys_file, env)
-            endpoint = VaultEndpoint(addresses, Secret(target_token))
-            with reporting() as rep, tempfile.TemporaryDirectory(prefix="pm-vault-restore-") as work:
-                report, manifest = restore_backup(store, name, key, endpoint, keys, Secret(verify_token),
+            new_cluster = VaultClient(VaultConfig(addresses, token=Secret(target_token)), manage_token=False)
+            with new_cluster, reporting() as rep, tempfile.TemporaryDirectory(prefix="pm-vault-restore-") as work:
+                report, manifest = restore_backup(store, name, key, new_cluster, keys, Secret(verify_token),
                                                   Path(work), require_canaries=not allow_no_canaries, step=rep.step)
             details["canaries"] = report.canaries_checked
     except ToolkitError as exc:
@@ -247,7 +248,6 @@ def bootstrap(c: Context, secret_id_file: str = "", wrap_ttl: int = 0) -> None:
     AppRole/JWT, admin MFA. Idempotent; prints the system AppRole's role id for VAULT_ROLE_ID."""
     from vault.bootstrap import bootstrap as apply_bootstrap
     from vault.bootstrap import issue_system_secret_id
-    from vault.client import VaultClient
 
     if secret_id_file and wrap_ttl:
         raise Exit("vault.bootstrap: give --secret-id-file or --wrap-ttl, not both", code=2)
@@ -290,7 +290,6 @@ def ci_roles(c: Context, repository: str, branch: str = "main", jwt_pubkey_file:
     """The Vault roles the workflows log in with (`invoke ci.vault-login`): ci-deploy for pushes to --branch,
     ci-preview for pull requests of --repository; both bound to the repository claim, no stored secret."""
     from vault.ci_auth import GITHUB_ISSUER, configure_ci_jwt
-    from vault.client import VaultClient
 
     if repository.count("/") != 1 or not all(repository.split("/")):
         raise Exit(f"vault.ci-roles: --repository {repository!r} must be owner/name", code=2)

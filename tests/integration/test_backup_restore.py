@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from sandbox.openbao import DevServer, RaftCluster
-from tests.fixtures.backup import endpoint_of, read_all
+from tests.fixtures.backup import client_of, read_all
 from toolkit.redact import Secret
 from vault.backup import (
     BackupKey,
@@ -20,7 +20,6 @@ from vault.backup import (
     EmptyBackupError,
     LocalStore,
     ManifestError,
-    VaultEndpoint,
     WrongKeyError,
     create_backup,
     latest_backup,
@@ -31,11 +30,18 @@ from vault.backup.drill import run_drill
 from vault.backup.errors import SnapshotError
 from vault.backup.inventory import DEFAULT_MOUNTS, canary_path
 from vault.backup.manifest import blob_key, manifest_key
+from vault.client import VaultClient
+from vault.config import VaultConfig
 
 REPO = Path(__file__).resolve().parents[2]
 Source = tuple[RaftCluster, dict[str, Any]]
 # A target nobody listens on: tampered backups must be refused before any target is contacted.
-UNREACHABLE = VaultEndpoint(("http://127.0.0.1:9",), Secret("unused-token"))
+UNREACHABLE = VaultConfig(("http://127.0.0.1:9",), token=Secret("unused-token"))
+
+
+@pytest.fixture
+def unreachable() -> VaultClient:
+    return VaultClient(UNREACHABLE, manage_token=False)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +49,7 @@ def stored_backup(seeded_source: Source, module_backup_key: BackupKey,
                   tmp_path_factory: pytest.TempPathFactory) -> LocalStore:
     cluster, _ = seeded_source
     store = LocalStore(tmp_path_factory.mktemp("backups"))
-    result = create_backup(endpoint_of(cluster), store, module_backup_key)
+    result = create_backup(client_of(cluster), store, module_backup_key)
     assert result.manifest.plaintext_bytes > 0
     return store
 
@@ -70,7 +76,7 @@ def test_restore_into_fresh_cluster_every_secret_identical(
     target = scratch_cluster_factory()
     name = latest_backup(stored_backup).name
     report, _ = restore_backup(
-        stored_backup, name, module_backup_key, endpoint_of(target), source.unseal_keys,
+        stored_backup, name, module_backup_key, client_of(target), source.unseal_keys,
         Secret(source.root_token), tmp_path,
     )
     assert report.canaries_checked == 4
@@ -100,35 +106,37 @@ def _copy(store: LocalStore, tmp_path: Path) -> tuple[LocalStore, str]:
 
 @pytest.mark.parametrize("offset", [0, 20, 40, 5000, -1])
 def test_tampered_blob_refused(stored_backup: LocalStore, module_backup_key: BackupKey, tmp_path: Path,
-                               offset: int) -> None:
+                               offset: int, unreachable: VaultClient) -> None:
     store, name = _copy(stored_backup, tmp_path)
     blob = store.root / blob_key(name)
     raw = bytearray(blob.read_bytes())
     raw[offset] ^= 0x01
     blob.write_bytes(bytes(raw))
     with pytest.raises(ChecksumMismatch):
-        restore_backup(store, name, module_backup_key, UNREACHABLE, ["k"], Secret("t"), tmp_path)
+        restore_backup(store, name, module_backup_key, unreachable, ["k"], Secret("t"), tmp_path)
 
 
-def test_tampered_manifest_refused(stored_backup: LocalStore, module_backup_key: BackupKey, tmp_path: Path) -> None:
+def test_tampered_manifest_refused(stored_backup: LocalStore, module_backup_key: BackupKey, tmp_path: Path,
+                                   unreachable: VaultClient) -> None:
     store, name = _copy(stored_backup, tmp_path)
     path = store.root / manifest_key(name)
     path.write_text(path.read_text().replace('"threshold": 3', '"threshold": 2'))
     with pytest.raises(ManifestError):
-        restore_backup(store, name, module_backup_key, UNREACHABLE, ["k"], Secret("t"), tmp_path)
+        restore_backup(store, name, module_backup_key, unreachable, ["k"], Secret("t"), tmp_path)
 
 
-def test_zero_byte_blob_refused(stored_backup: LocalStore, module_backup_key: BackupKey, tmp_path: Path) -> None:
+def test_zero_byte_blob_refused(stored_backup: LocalStore, module_backup_key: BackupKey, tmp_path: Path,
+                                unreachable: VaultClient) -> None:
     store, name = _copy(stored_backup, tmp_path)
     (store.root / blob_key(name)).write_bytes(b"")
     with pytest.raises(EmptyBackupError):
-        restore_backup(store, name, module_backup_key, UNREACHABLE, ["k"], Secret("t"), tmp_path)
+        restore_backup(store, name, module_backup_key, unreachable, ["k"], Secret("t"), tmp_path)
 
 
-def test_wrong_key_refused(stored_backup: LocalStore, tmp_path: Path) -> None:
+def test_wrong_key_refused(stored_backup: LocalStore, tmp_path: Path, unreachable: VaultClient) -> None:
     store, name = _copy(stored_backup, tmp_path)
     with pytest.raises((ManifestError, WrongKeyError)):
-        restore_backup(store, name, BackupKey.generate(), UNREACHABLE, ["k"], Secret("t"), tmp_path)
+        restore_backup(store, name, BackupKey.generate(), unreachable, ["k"], Secret("t"), tmp_path)
 
 
 def test_listing_ignores_incomplete_backups(stored_backup: LocalStore, tmp_path: Path) -> None:
@@ -146,12 +154,12 @@ def _manifest(store: LocalStore, name: str, key: BackupKey) -> Any:
 def test_backup_of_a_vault_without_raft_says_why_before_writing_anything(openbao_dev: DevServer,
                                                                           backup_key: BackupKey,
                                                                           tmp_path: Path) -> None:
-    endpoint = VaultEndpoint((openbao_dev.address,), Secret(openbao_dev.root_token))
+    vault = VaultClient(VaultConfig((openbao_dev.address,), token=Secret(openbao_dev.root_token)))
     store = LocalStore(tmp_path / "backups")
     with pytest.raises(SnapshotError, match=r"does not use integrated \(raft\) storage.*sandbox.up.*Nothing was"):
-        create_backup(endpoint, store, backup_key)
+        create_backup(vault, store, backup_key)
     for mount in DEFAULT_MOUNTS:  # no canary was written into any mount
-        assert endpoint.json("GET", f"{mount}/metadata/{canary_path(mount).split('/', 1)[-1]}", ok_404=True) is None
+        assert vault.json("GET", f"{mount}/metadata/{canary_path(mount).split('/', 1)[-1]}", ok_404=True) is None
     assert list_backups(store) == []
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sandbox.openbao import RaftCluster
-from tests.fixtures.backup import endpoint_of
+from tests.fixtures.backup import client_of
 from vault.backup import (
     BackupKey,
     BackupNotFound,
@@ -49,7 +49,7 @@ def test_backup_to_s3_round_trip(seeded_source: tuple[RaftCluster, dict[str, Any
                                  backup_key: BackupKey, tmp_path: Path) -> None:
     cluster, data = seeded_source
     store = _store(s3_server)
-    result = create_backup(endpoint_of(cluster), store, backup_key)
+    result = create_backup(client_of(cluster), store, backup_key)
     assert [r.name for r in list_backups(store)] == [result.manifest.name]
     verified = fetch_verified(store, latest_backup(store).name, backup_key, tmp_path)
     size, digest = sha256_file(verified.snapshot)

@@ -14,6 +14,8 @@ from tests.fixtures.openbao import root_client
 from toolkit import daemon
 from vault import kv, paths
 from vault.client import VaultClient
+from vault.errors import SecretNotFound, VaultPermissionDenied, VaultUnavailable
+from vault.nodes import NodeHealth, find_active, probe_all
 
 
 def _prefix() -> str:
@@ -39,6 +41,29 @@ def test_read_your_writes_through_a_standby(openbao_raft3: RaftCluster, raft3_ro
             path = paths.SecretPath("vps", f"{prefix}/k{i}")
             kv.write(client, path, {"i": i}, cas=0)
             assert kv.read(client, path).data == {"i": i}
+
+
+def test_one_health_probe_finds_the_active_node_and_one_node_requests_stay_on_their_node(
+    openbao_raft3: RaftCluster, raft3_root: VaultClient
+) -> None:
+    leader = openbao_raft3.leader_index()
+    assert leader is not None
+    standby = openbao_raft3.address(next(i for i in range(3) if i != leader))
+    dead = "http://127.0.0.1:9"
+    nodes = probe_all([dead, *openbao_raft3.addresses])
+    assert nodes[0] == NodeHealth(dead, reachable=False, initialized=False)
+    assert [n.active for n in nodes[1:]] == [i == leader for i in range(3)]
+    assert all(n.initialized and not n.sealed for n in nodes[1:]) and sum(n.standby for n in nodes) == 2
+    with root_client([dead, *openbao_raft3.addresses], openbao_raft3.root_token) as client:
+        assert client.active_node() == openbao_raft3.address(leader)
+        assert (client.json("GET", "sys/leader", address=standby) or {})["is_self"] is False
+        assert client.json("GET", "vps/data/nobody/here", address=standby, ok_404=True) is None
+        with pytest.raises(SecretNotFound, match="GET vps/data/nobody/here: HTTP 404"):
+            client.json("GET", "vps/data/nobody/here")
+        with client.with_token("not-a-token") as stranger, pytest.raises(VaultPermissionDenied, match="sys/audit"):
+            stranger.json("GET", "sys/audit")
+    with pytest.raises(VaultUnavailable, match=r"no active Vault node among http://127\.0\.0\.1:9$"):
+        find_active([dead])
 
 
 def test_leader_killed_mid_run_no_failed_ops_no_lost_writes(

@@ -21,7 +21,8 @@ from toolkit import stack_files
 from toolkit.clock import FrozenClock
 from toolkit.redact import Secret
 from toolkit.tenant_config import TenantConfig
-from vault.client import NodeHealth, VaultClient
+from vault.client import VaultClient
+from vault.nodes import NodeHealth
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 CLOCK = FrozenClock(NOW)

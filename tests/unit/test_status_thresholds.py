@@ -18,7 +18,7 @@ from fleet.status_model import Cell, Severity, StatusError
 from hostwinds.models import Instance
 from toolkit.clock import FrozenClock
 from vault.backup.freshness import assess
-from vault.client import NodeHealth
+from vault.nodes import NodeHealth
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 KINDS = {"admin_ssh": Kind.SSH_ADMIN, "smtp": Kind.SMTP, "dkim": Kind.DKIM}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from toolkit.errors import ConfigError
-from vault.client import VaultConfig, status_of, translate
+from vault.client import status_of, translate
+from vault.config import VaultConfig
 from vault.errors import CasConflict, SecretNotFound, VaultPermissionDenied, VaultUnavailable
 
 

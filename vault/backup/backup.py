@@ -18,8 +18,7 @@ from pathlib import Path
 from toolkit.clock import SYSTEM_CLOCK, Clock
 from vault.backup import retention
 from vault.backup.crypto import BackupKey, decrypt_stream, encrypt_file
-from vault.backup.endpoint import VaultEndpoint
-from vault.backup.errors import BackupNotFound, ChecksumMismatch, StoreError, VaultRequestError
+from vault.backup.errors import BackupNotFound, ChecksumMismatch, StoreError
 from vault.backup.inventory import DEFAULT_MOUNTS, Step, Tick, take_inventory, write_canaries
 from vault.backup.manifest import (
     BLOB_SUFFIX,
@@ -33,6 +32,8 @@ from vault.backup.manifest import (
 )
 from vault.backup.snapshot import require_raft_storage, take_snapshot
 from vault.backup.stores import BackupStore
+from vault.client import VaultClient
+from vault.errors import VaultError
 
 
 @dataclass(frozen=True)
@@ -69,17 +70,17 @@ def latest_backup(store: BackupStore) -> BackupRef:
     return refs[-1]
 
 
-def source_info(endpoint: VaultEndpoint) -> SourceInfo:
-    address = endpoint.active()
-    seal = endpoint.json("GET", "sys/seal-status", address=address) or {}
-    health = endpoint.json("GET", "sys/health", address=address) or {}
+def source_info(vault: VaultClient) -> SourceInfo:
+    address = vault.active_node()
+    seal = vault.json("GET", "sys/seal-status", address=address) or {}
+    health = vault.json("GET", "sys/health", address=address) or {}
     try:
-        audit = endpoint.json("GET", "sys/audit", address=address) or {}
+        audit = vault.json("GET", "sys/audit", address=address) or {}
         devices = sorted(k for k in audit.get("data", audit) if isinstance(k, str) and k.endswith("/"))
-    except VaultRequestError:  # the backup token may lack sudo on sys/audit: not needed for the backup itself
+    except VaultError:  # the backup token may lack sudo on sys/audit: not needed for the backup itself
         devices = []
     return SourceInfo(
-        addresses=list(endpoint.addresses), cluster_id=str(health.get("cluster_id", "")),
+        addresses=list(vault.config.addresses), cluster_id=str(health.get("cluster_id", "")),
         cluster_name=str(health.get("cluster_name", "")), server_version=str(seal.get("version", "")),
         seal_type=str(seal.get("type", "shamir")), shares=int(seal.get("n", 0)), threshold=int(seal.get("t", 0)),
         audit_devices=devices,
@@ -94,7 +95,7 @@ class BackupResult:
     pruned: list[str] = field(default_factory=list)
 
 
-def create_backup(endpoint: VaultEndpoint, store: BackupStore, key: BackupKey, *,
+def create_backup(vault: VaultClient, store: BackupStore, key: BackupKey, *,
                   mounts: Sequence[str] = DEFAULT_MOUNTS, canaries: bool = True, clock: Clock = SYSTEM_CLOCK,
                   workdir: Path | None = None, step: Step | None = None, tick: Tick | None = None) -> BackupResult:
     """Take, encrypt, verify and store one backup. Raises a ``BackupError`` on any failure."""
@@ -111,19 +112,19 @@ def create_backup(endpoint: VaultEndpoint, store: BackupStore, key: BackupKey, *
         mark = now
 
     say("reading source cluster settings")
-    require_raft_storage(endpoint)
-    source = source_info(endpoint)
+    require_raft_storage(vault)
+    source = source_info(vault)
     canary_paths: list[str] = []
     if canaries:
         say("writing canary secrets")
-        canary_paths = write_canaries(endpoint, mounts, name)
+        canary_paths = write_canaries(vault, mounts, name)
     say(f"recording secret checksums ({', '.join(mounts)})")
-    inventory = take_inventory(endpoint, key, mounts, tick=tick)
+    inventory = take_inventory(vault, key, mounts, tick=tick)
     lap("inventory")
     with tempfile.TemporaryDirectory(prefix="pm-vault-backup-", dir=workdir) as tmp:
         snap, blob = Path(tmp) / "snapshot.gz", Path(tmp) / blob_key(name)
         say("taking raft snapshot")
-        take_snapshot(endpoint, snap)
+        take_snapshot(vault, snap)
         lap("snapshot")
         say("encrypting (AES-256-GCM)")
         stats = encrypt_file(snap, blob, key)

@@ -24,10 +24,11 @@ from toolkit.net import free_port_block
 from toolkit.redact import Secret
 from vault.backup.backup import latest_backup
 from vault.backup.crypto import BackupKey
-from vault.backup.endpoint import VaultEndpoint
 from vault.backup.inventory import Step, Tick, VerifyResult, verify_secrets
 from vault.backup.restore import fetch_verified, restore_verified
 from vault.backup.stores import BackupStore
+from vault.client import VaultClient
+from vault.config import VaultConfig
 from vault.server import RaftCluster
 
 
@@ -81,13 +82,15 @@ def run_drill(store: BackupStore, key: BackupKey, unseal_keys: Sequence[str], ve
         started = time.monotonic()
         cluster.start()
         timings["scratch_start"] = time.monotonic() - started
-        target = VaultEndpoint(tuple(cluster.addresses), Secret(cluster.root_token))
-        report = restore_verified(verified, key, target, unseal_keys, verify_token, step=say)
-        timings.update(report.timings)
-        say(f"verifying {len(manifest.secrets)} secrets against the manifest")
-        started = time.monotonic()
-        result = verify_secrets(target.with_token(verify_token), key, manifest.secrets, tick=tick)
-        timings["verify_secrets"] = time.monotonic() - started
+        config = VaultConfig(tuple(cluster.addresses), token=Secret(cluster.root_token))
+        with VaultClient(config, manage_token=False) as target:
+            report = restore_verified(verified, key, target, unseal_keys, verify_token, step=say)
+            timings.update(report.timings)
+            say(f"verifying {len(manifest.secrets)} secrets against the manifest")
+            started = time.monotonic()
+            with target.with_token(verify_token) as reader:
+                result = verify_secrets(reader, key, manifest.secrets, tick=tick)
+            timings["verify_secrets"] = time.monotonic() - started
     finally:
         if cluster is not None:
             cluster.stop()

@@ -22,12 +22,9 @@ class StoreError(BackupError, RemoteError):
     """The destination (local directory or S3) refused or failed an operation."""
 
 
-class VaultRequestError(BackupError, RemoteError):
-    """A Vault API call made by the backup layer failed (unreachable, no active node, HTTP error)."""
-
-
-class SnapshotError(VaultRequestError):
-    """Vault refused or failed to produce a raft snapshot, or the snapshot is not one."""
+class SnapshotError(BackupError, RemoteError):
+    """Vault refused or failed to produce a raft snapshot, or the snapshot is not one. (Other Vault calls raise
+    ``vault.errors`` exceptions, as everywhere else.)"""
 
 
 class BackupIntegrityError(BackupError):

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from vault.backup.crypto import BackupKey
-from vault.backup.endpoint import VaultEndpoint
+from vault.client import VaultClient
 
 DEFAULT_MOUNTS: tuple[str, ...] = ("vps", "smtp", "api_keys", "dkim")
 CANARY_TENANT = "canary"
@@ -41,13 +41,13 @@ def canary_path(mount: str) -> str:
     return f"{mount}/{CANARY_TENANT}/{CANARY_NAME}"
 
 
-def write_canaries(endpoint: VaultEndpoint, mounts: Sequence[str], backup: str) -> list[str]:
+def write_canaries(vault: VaultClient, mounts: Sequence[str], backup: str) -> list[str]:
     """Write a fresh canary into every mount; returns their ``mount/path``s."""
-    address = endpoint.active()
+    address = vault.active_node()
     written = []
     for mount in mounts:
         data = {"backup": backup, "nonce": secrets.token_hex(16)}
-        endpoint.json("POST", f"{mount}/data/{CANARY_TENANT}/{CANARY_NAME}", address=address, json={"data": data})
+        vault.json("POST", f"{mount}/data/{CANARY_TENANT}/{CANARY_NAME}", address=address, json={"data": data})
         written.append(canary_path(mount))
     return written
 
@@ -56,14 +56,14 @@ def _q(path: str) -> str:
     return quote(path, safe="/")
 
 
-def list_secrets(endpoint: VaultEndpoint, mount: str, address: str, workers: int = WORKERS) -> list[str]:
+def list_secrets(vault: VaultClient, mount: str, address: str, workers: int = WORKERS) -> list[str]:
     """Every secret path in a KV v2 mount (folders listed breadth-first, in parallel)."""
     found: list[str] = []
     folders = [""]
     with ThreadPoolExecutor(workers) as pool:
         while folders:
             def keys(folder: str) -> tuple[str, list[str]]:
-                body = endpoint.json("GET", f"{mount}/metadata/{_q(folder)}", address=address,
+                body = vault.json("GET", f"{mount}/metadata/{_q(folder)}", address=address,
                                      params={"list": "true"}, ok_404=True)
                 return folder, list((body or {}).get("data", {}).get("keys", []))
 
@@ -81,16 +81,16 @@ class Inventory:
     skipped_deleted: int = 0
 
 
-def take_inventory(endpoint: VaultEndpoint, key: BackupKey, mounts: Iterable[str] = DEFAULT_MOUNTS,
+def take_inventory(vault: VaultClient, key: BackupKey, mounts: Iterable[str] = DEFAULT_MOUNTS,
                    *, workers: int = WORKERS, tick: Tick | None = None) -> Inventory:
     """Version + keyed digest of every live secret (a secret whose latest version is deleted is skipped)."""
-    address = endpoint.active()
-    paths = [(mount, p) for mount in mounts for p in list_secrets(endpoint, mount, address, workers)]
+    address = vault.active_node()
+    paths = [(mount, p) for mount in mounts for p in list_secrets(vault, mount, address, workers)]
     inventory = Inventory()
 
     def read(item: tuple[str, str]) -> tuple[str, tuple[int, str] | None]:
         mount, path = item
-        body = endpoint.json("GET", f"{mount}/data/{_q(path)}", address=address, ok_404=True)
+        body = vault.json("GET", f"{mount}/data/{_q(path)}", address=address, ok_404=True)
         if not body or not body.get("data") or body["data"].get("data") is None:
             return f"{mount}/{path}", None
         version = int(body["data"]["metadata"]["version"])
@@ -119,16 +119,16 @@ class VerifyResult:
         return self.checked > 0 and self.matched == self.checked and not self.mismatched and not self.missing
 
 
-def verify_secrets(endpoint: VaultEndpoint, key: BackupKey, expected: Mapping[str, tuple[int, str]],
+def verify_secrets(vault: VaultClient, key: BackupKey, expected: Mapping[str, tuple[int, str]],
                    *, workers: int = WORKERS, tick: Tick | None = None) -> VerifyResult:
     """Read each recorded secret at its recorded version and compare digests (paths only in the result)."""
-    address = endpoint.active()
+    address = vault.active_node()
     result = VerifyResult()
 
     def check(item: tuple[str, tuple[int, str]]) -> tuple[str, str]:
         logical, (version, digest) = item
         mount, _, path = logical.partition("/")
-        body = endpoint.json("GET", f"{mount}/data/{_q(path)}", address=address,
+        body = vault.json("GET", f"{mount}/data/{_q(path)}", address=address,
                              params={"version": str(version)}, ok_404=True)
         data = (body or {}).get("data") or {}
         if data.get("data") is None:

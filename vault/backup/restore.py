@@ -19,7 +19,6 @@ from pathlib import Path
 
 from toolkit.redact import REDACTOR, Secret
 from vault.backup.crypto import BackupKey, decrypt_file, sha256_file
-from vault.backup.endpoint import VaultEndpoint
 from vault.backup.errors import (
     BackupKeyError,
     CanaryMismatch,
@@ -31,6 +30,7 @@ from vault.backup.inventory import Step, verify_secrets
 from vault.backup.manifest import Manifest, manifest_key
 from vault.backup.snapshot import looks_like_snapshot, restore_snapshot, unseal_after_restore
 from vault.backup.stores import BackupStore
+from vault.client import VaultClient
 
 UNSEAL_KEYS_ENV = "PM_SOURCE_UNSEAL_KEYS"
 UNSEAL_KEYS_FILE_ENV = "PM_SOURCE_UNSEAL_KEYS_FILE"
@@ -115,7 +115,7 @@ class RestoreReport:
         return sum(self.timings.values())
 
 
-def restore_backup(store: BackupStore, name: str, key: BackupKey, target: VaultEndpoint,
+def restore_backup(store: BackupStore, name: str, key: BackupKey, target: VaultClient,
                    unseal_keys: Sequence[str], verify_token: Secret, workdir: Path, *,
                    require_canaries: bool = True, step: Step | None = None) -> tuple[RestoreReport, Manifest]:
     """Restore backup ``name`` into the cluster behind ``target`` (authenticated with the target's own token).
@@ -133,7 +133,7 @@ def restore_backup(store: BackupStore, name: str, key: BackupKey, target: VaultE
     return report, verified.manifest
 
 
-def restore_verified(verified: VerifiedBackup, key: BackupKey, target: VaultEndpoint,
+def restore_verified(verified: VerifiedBackup, key: BackupKey, target: VaultClient,
                      unseal_keys: Sequence[str], verify_token: Secret, *, require_canaries: bool = True,
                      step: Step | None = None) -> RestoreReport:
     """Restore an already verified snapshot: snapshot-force, unseal with the source keys, check canaries.
@@ -152,7 +152,7 @@ def restore_verified(verified: VerifiedBackup, key: BackupKey, target: VaultEndp
     canaries = {p: manifest.secrets[p] for p in manifest.canaries if p in manifest.secrets}
     if len(canaries) != len(manifest.canaries) or (require_canaries and not canaries):
         raise CanaryMismatch(f"{manifest.name} records no usable canary secrets: the restore cannot be proven")
-    say(f"restoring the snapshot into {', '.join(target.addresses)} (snapshot-force)")
+    say(f"restoring the snapshot into {', '.join(target.config.addresses)} (snapshot-force)")
     try:
         restore_snapshot(target, verified.snapshot, force=True)
     finally:
@@ -165,7 +165,8 @@ def restore_verified(verified: VerifiedBackup, key: BackupKey, target: VaultEndp
     report = RestoreReport(manifest.name, manifest.created_at, active, timings=timings)
     if canaries:
         say(f"checking {len(canaries)} canary secrets")
-        result = verify_secrets(target.with_token(verify_token), key, canaries)
+        with target.with_token(verify_token) as reader:
+            result = verify_secrets(reader, key, canaries)
         if not result.ok:
             raise CanaryMismatch(
                 f"canaries differ after restoring {manifest.name}: missing {result.missing}, "

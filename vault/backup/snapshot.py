@@ -21,8 +21,10 @@ from pathlib import Path
 import requests
 
 from toolkit.redact import REDACTOR
-from vault.backup.endpoint import VaultEndpoint
-from vault.backup.errors import EmptyBackupError, RestoreError, SnapshotError, VaultRequestError
+from toolkit.wait import wait_for
+from vault.backup.errors import EmptyBackupError, RestoreError, SnapshotError
+from vault.client import VaultClient
+from vault.errors import VaultError, VaultUnavailable
 
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1024 * 1024
@@ -38,11 +40,11 @@ def looks_like_snapshot(path: Path) -> None:
             raise SnapshotError(f"{path.name} is not a raft snapshot (not a gzip stream)")
 
 
-def require_raft_storage(endpoint: VaultEndpoint) -> str:
+def require_raft_storage(vault: VaultClient) -> str:
     """The active node's address, once it is known to keep its data in integrated (raft) storage: snapshots,
     backups and restores need it. Checked before a backup writes anything (its canaries)."""
-    address = endpoint.active()
-    if endpoint.json("GET", "sys/storage/raft/configuration", address=address, ok_404=True) is None:
+    address = vault.active_node()
+    if vault.json("GET", "sys/storage/raft/configuration", address=address, ok_404=True) is None:
         raise SnapshotError(
             f"Vault at {address} does not use integrated (raft) storage, so it cannot take snapshots (a dev-mode "
             "Vault keeps everything in memory). Back up a raft cluster; in the sandbox: `invoke sandbox.down "
@@ -50,39 +52,46 @@ def require_raft_storage(endpoint: VaultEndpoint) -> str:
     return address
 
 
-def take_snapshot(endpoint: VaultEndpoint, dest: Path, timeout: float = 600.0) -> int:
-    """Stream a raft snapshot of the cluster behind ``endpoint`` into ``dest`` (mode 0600); returns its size."""
-    address = endpoint.active()
+def take_snapshot(vault: VaultClient, dest: Path, timeout: float = 600.0) -> int:
+    """Stream a raft snapshot of the cluster behind ``vault`` into ``dest`` (mode 0600); returns its size."""
+    address = vault.active_node()
+    where = f"taking a raft snapshot from {address}"
     try:
-        with endpoint.session.get(f"{address}/v1/sys/storage/raft/snapshot", stream=True,
-                                  timeout=(endpoint.timeout, timeout)) as reply:
+        reply = vault.request("GET", "sys/storage/raft/snapshot", address=address, stream=True,
+                              timeout=(vault.config.timeout, timeout))
+        assert reply is not None
+        with reply:
             if reply.status_code != 200:
-                raise SnapshotError(f"taking a raft snapshot from {address}: HTTP {reply.status_code}")
+                raise SnapshotError(f"{where}: HTTP {reply.status_code}")
             fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as out:
                 for block in reply.iter_content(_CHUNK):
                     out.write(block)
+    except VaultError as exc:
+        raise SnapshotError(f"{where}: {exc}") from None
     except requests.RequestException as exc:
-        raise SnapshotError(f"taking a raft snapshot from {address}: {type(exc).__name__}") from None
+        raise SnapshotError(f"{where}: {type(exc).__name__}") from None
     looks_like_snapshot(dest)
     return dest.stat().st_size
 
 
-def restore_snapshot(target: VaultEndpoint, source: Path, *, force: bool = True, timeout: float = 600.0) -> str:
+def restore_snapshot(target: VaultClient, source: Path, *, force: bool = True, timeout: float = 600.0) -> str:
     """Upload ``source`` into the target cluster's active node; returns that node's address.
 
     ``force=True`` is required when the snapshot comes from another cluster (other unseal keys)."""
     looks_like_snapshot(source)
-    address = target.active()
+    address = target.active_node()
     path = "snapshot-force" if force else "snapshot"
     try:
         with source.open("rb") as body:
-            reply = target.session.post(f"{address}/v1/sys/storage/raft/{path}", data=body,
-                                        timeout=(target.timeout, timeout))
-    except requests.RequestException as exc:
-        raise RestoreError(f"uploading the snapshot to {address}: {type(exc).__name__}") from None
-    if reply.status_code not in (200, 204):
-        raise RestoreError(f"{address} refused the snapshot: HTTP {reply.status_code} {reply.text[:300]}")
+            reply = target.request("POST", f"sys/storage/raft/{path}", address=address, data=body,
+                                   timeout=(target.config.timeout, timeout))
+    except VaultUnavailable as exc:
+        raise RestoreError(f"uploading the snapshot to {address}: {exc}") from None
+    except VaultError as exc:
+        raise RestoreError(f"{address} refused the snapshot: {exc}") from None
+    assert reply is not None
+    reply.close()
     return address
 
 
@@ -108,31 +117,34 @@ def unseal(address: str, keys: Sequence[str], threshold: int, verify: bool | str
     raise RestoreError(f"{address} is still sealed after {threshold} keys: they are not the source cluster's keys")
 
 
-def unseal_after_restore(target: VaultEndpoint, keys: Sequence[str], threshold: int,
+def unseal_after_restore(target: VaultClient, keys: Sequence[str], threshold: int,
                          timeout: float = 120.0, grace: float = 15.0) -> str:
     """Wait for the restored nodes to seal (they do so a moment after a forced restore), unseal each with
     the source keys, then wait for an active node. A node still active after ``grace`` seconds never
     needed it (e.g. a restore onto the cluster that took the snapshot)."""
     started = time.monotonic()
     deadline = started + timeout
-    pending = set(target.addresses)
-    while pending:
+    verify = target.config.verify
+    pending = set(target.config.addresses)
+
+    def unseal_the_sealed() -> bool:
         for address in sorted(pending):
-            state = target.node_state(address)
+            state = target.health(address)
             if not state.reachable:
                 continue
-            if state.sealed or _sealed_by_seal_status(address, target.verify):
-                unseal(address, keys, threshold, target.verify)
+            if state.sealed or _sealed_by_seal_status(address, verify):
+                unseal(address, keys, threshold, verify)
                 pending.discard(address)
             elif state.active and time.monotonic() - started > grace:
                 pending.discard(address)
-        if pending and time.monotonic() > deadline:
-            raise RestoreError(f"nodes {sorted(pending)} did not come back for unsealing after the restore")
-        if pending:
-            time.sleep(0.25)
+        return not pending
+
+    wait_for(unseal_the_sealed, what="the restored nodes to seal for unsealing", timeout=timeout,
+             fail=lambda _timeout: RestoreError(
+                 f"nodes {sorted(pending)} did not come back for unsealing after the restore"))
     try:
-        return target.active(wait=max(deadline - time.monotonic(), 5.0))
-    except VaultRequestError:
+        return target.active_node(wait=max(deadline - time.monotonic(), 5.0))
+    except VaultUnavailable:
         raise RestoreError(
             "the restored cluster did not become active after unsealing. Check the server log: a file audit "
             "device declared under the same name as the source's but with another file_path blocks it"
