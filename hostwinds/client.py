@@ -50,6 +50,8 @@ from hostwinds.transport import FormValue, RequestsTransport, Transport, encode_
 from toolkit.errors import TransientError, ValidationError
 from toolkit.redact import redact_mapping, scrub
 from toolkit.validate import domain
+from toolkit.wait import WaitTimeout
+from toolkit.wait import wait_for as poll_until
 
 log = logging.getLogger("hostwinds")
 
@@ -302,15 +304,13 @@ class HostwindsClient:
         return self.wait_ready(created.serviceid)
 
     def _await_label(self, label: str, timeout: float) -> Instance | None:
-        deadline = self._clock() + timeout
-        while True:
-            try:
-                found = self.find_by_label(label)
-            except HostwindsTransientError:
-                found = None
-            if found is not None or self._clock() >= deadline:
-                return found
-            self._sleep(self.settings.poll.interval)
+        try:
+            return poll_until(lambda: self.find_by_label(label), lambda found: found is not None,
+                              what=f"an instance labelled {label!r}", timeout=timeout,
+                              interval=self.settings.poll.interval, tolerate=(HostwindsTransientError,),
+                              clock=self._clock, sleep=self._sleep)
+        except WaitTimeout:
+            return None
 
     def wait_ready(self, serviceid: str | int) -> Instance:
         """Poll until status is ACTIVE with an empty task_state."""

@@ -1,17 +1,16 @@
-"""Wait for an asynchronous change by polling, with an interval and a timeout from PollSettings."""
+"""Wait for an asynchronous change by polling (``toolkit.wait``), with an interval and a timeout from PollSettings."""
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from hostwinds.errors import CircuitOpenError, HostwindsTransientError, WaitTimeoutError
 from hostwinds.settings import PollSettings
+from toolkit.wait import wait_for as poll_until
 
 T = TypeVar("T")
-log = logging.getLogger("hostwinds.polling")
 
 
 def wait_for(
@@ -23,20 +22,6 @@ def wait_for(
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Call ``fetch`` until ``done(result)``; transient errors while polling are tolerated until the timeout."""
-    deadline = clock() + settings.timeout
-    polls = 0
-    last_error: Exception | None = None
-    while True:
-        polls += 1
-        try:
-            value = fetch()
-        except (HostwindsTransientError, CircuitOpenError) as exc:
-            last_error = exc
-            log.debug("waiting for %s: poll %d failed transiently: %s", what, polls, exc)
-        else:
-            if done(value):
-                return value
-        if clock() >= deadline:
-            suffix = f"; last error: {last_error}" if last_error else ""
-            raise WaitTimeoutError(f"timed out after {settings.timeout:g} s ({polls} polls) waiting for {what}{suffix}")
-        sleep(settings.interval)
+    return poll_until(fetch, done, what=what, timeout=settings.timeout, interval=settings.interval,
+                      tolerate=(HostwindsTransientError, CircuitOpenError),
+                      fail=lambda timed_out: WaitTimeoutError(str(timed_out)), clock=clock, sleep=sleep)
