@@ -58,6 +58,7 @@ from toolkit.errors import ToolkitError, ValidationError
 from toolkit.redact import Secret
 from toolkit.ssh import RemoteExecutor, quote_all
 from toolkit.tenant_files import AUTHORIZED_KEYS, TenantFiles
+from toolkit.wait import WaitTimeout, wait_for
 
 COMPOSE: tuple[str, ...] = ("docker", "compose", "--project-name", COMPOSE_PROJECT, "--file", COMPOSE_PATH)
 __all__ = ["ADMIN_MARKER", "InstallReport", "InstallRequest", "MailuInstaller", "StepResult", "admin_import_yaml",
@@ -392,20 +393,20 @@ class MailuInstaller:
 
     def _health(self, config: MailuConfig) -> StepResult:
         expected = set(config.services())
-        deadline = self._clock() + self._health_timeout
-        while True:
-            status = self._running()
-            pending = sorted(
-                name for name in expected
-                if status.get(name, ("missing", ""))[0] != "running"
-                or status.get(name, ("", ""))[1] not in ("", "healthy")
-            )
-            if not pending:
-                return StepResult("mailu-health", False, "all services running and healthy")
-            if self._clock() >= deadline:
-                detail = ", ".join(f"{n}={'/'.join(status.get(n, ('missing', '')))}" for n in pending)
-                raise MailuHealthError("mailu-health", f"not healthy after {self._health_timeout:.0f} s: {detail}")
-            self._sleep(self._health_interval)
+
+        def unhealthy(status: dict[str, tuple[str, str]]) -> list[str]:
+            return sorted(name for name in expected if status.get(name, ("missing", ""))[0] != "running"
+                          or status.get(name, ("", ""))[1] not in ("", "healthy"))
+
+        def failure(timed_out: WaitTimeout) -> MailuHealthError:
+            status: dict[str, tuple[str, str]] = timed_out.last or {}
+            detail = ", ".join(f"{n}={'/'.join(status.get(n, ('missing', '')))}" for n in unhealthy(status))
+            return MailuHealthError("mailu-health", f"not healthy after {self._health_timeout:.0f} s: {detail}")
+
+        wait_for(self._running, lambda status: not unhealthy(status), what="the Mailu services to be healthy",
+                 timeout=self._health_timeout, interval=self._health_interval, fail=failure, clock=self._clock,
+                 sleep=self._sleep)
+        return StepResult("mailu-health", False, "all services running and healthy")
 
     def _admin(self, config: MailuConfig, password: Secret) -> StepResult:
         account = marker_account(config)

@@ -36,7 +36,7 @@ class WaitTimeout(ToolkitError):
         self.what = what
         self.timeout = timeout
         self.polls = polls
-        self.last = last
+        self.last: Any = last
         self.last_error = last_error
         suffix = f"; last error: {last_error}" if last_error is not None else ""
         super().__init__(f"timed out after {timeout:g} s ({polls} polls) waiting for {what}{suffix}")
