@@ -18,6 +18,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from toolkit.errors import SetupError
+from toolkit.wait import WaitTimeout, wait_for
+
+POLL_INTERVAL = 0.05
+"""Seconds between two looks at a starting or stopping process."""
 
 
 @dataclass(frozen=True)
@@ -103,8 +107,8 @@ def start(spec: DaemonSpec) -> int:
                 "run scripts/setup.sh (it installs the sandbox's servers)",
             ) from exc
     spec.pid_file.write_text(str(proc.pid))
-    deadline = time.monotonic() + spec.ready_timeout
-    while True:
+
+    def ready() -> bool:
         code = proc.poll()
         if code is not None:
             spec.pid_file.unlink(missing_ok=True)
@@ -113,16 +117,19 @@ def start(spec: DaemonSpec) -> int:
                 + _log_tail(spec.log_file),
                 f"read {spec.log_file}; a port already taken is the usual cause",
             )
-        if spec.ready is None or _safe_ready(spec.ready):
-            return proc.pid
-        if time.monotonic() > deadline:
-            stop(spec)
-            raise SetupError(
-                f"start {spec.name}", f"not ready after {spec.ready_timeout:.0f} s; log tail:\n"
-                + _log_tail(spec.log_file),
-                f"read {spec.log_file}",
-            )
-        time.sleep(0.05)
+        return spec.ready is None or _safe_ready(spec.ready)
+
+    def not_ready(_timeout: WaitTimeout) -> SetupError:
+        stop(spec)
+        return SetupError(
+            f"start {spec.name}", f"not ready after {spec.ready_timeout:.0f} s; log tail:\n"
+            + _log_tail(spec.log_file),
+            f"read {spec.log_file}",
+        )
+
+    wait_for(ready, what=f"{spec.name} to be ready", timeout=spec.ready_timeout, interval=POLL_INTERVAL,
+             fail=not_ready)
+    return proc.pid
 
 
 def _private_log(path: Path) -> BinaryIO:
@@ -147,10 +154,13 @@ def stop(spec: DaemonSpec, timeout: float = 10.0) -> bool:
         return False
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while pid_alive(pid) and time.monotonic() < deadline:
+
+    def gone() -> bool:
         _reap(pid)
-        time.sleep(0.05)
+        return not pid_alive(pid)
+
+    with contextlib.suppress(WaitTimeout):
+        wait_for(gone, what=f"{spec.name} (pid {pid}) to exit", timeout=timeout, interval=POLL_INTERVAL)
     if pid_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
