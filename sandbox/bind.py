@@ -28,7 +28,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ from toolkit import daemon, validate
 from toolkit.errors import SetupError
 from toolkit.net import port_free
 from toolkit.redact import REDACTOR, Secret
+from toolkit.wait import wait_for
 
 DEFAULT_ZONE = "sandbox.test"  # .test is reserved for testing (RFC 2606)
 KEY_NAME = "sandbox-update"  # the name stacks/Pulumi.demo.yaml expects
@@ -260,12 +260,9 @@ class BindServer:
         return reply.rcode() == dns.rcode.NOERROR and bool(reply.flags & dns.flags.AA) and bool(reply.answer)
 
     def _wait(self, done: Callable[[], bool], timeout: float, step: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not done():
-            if time.monotonic() > deadline:
-                raise SetupError(step, f"BIND did not follow within {timeout:.0f} s",
-                                 f"read {self.spec().log_file}")
-            time.sleep(0.05)
+        wait_for(done, what=f"BIND to {step}", timeout=timeout, interval=0.05,
+                 fail=lambda _timeout: SetupError(step, f"BIND did not follow within {timeout:.0f} s",
+                                                  f"read {self.spec().log_file}"))
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
