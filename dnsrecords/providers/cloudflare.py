@@ -10,10 +10,16 @@ Shapes used (as documented by Cloudflare): the ``{"success", "errors": [{"code",
 ``PUT|PATCH|DELETE /zones/{id}/dns_records/{record_id}``. MX carries ``priority`` beside ``content``; SRV a
 ``data`` object (priority, weight, port, target); TXT ``content`` is RFC 1035 quoted strings of <= 255 bytes.
 Records are never proxied (``proxied: false``): mail hosts must resolve to the VPS itself.
+
+Retries (``toolkit.wait``): a 429, a 5xx or no answer is tried again, ``retries`` times at most with a doubling
+pause (1, 2, 4 s by default) inside ``retry_timeout``; any other error is final at once. A request whose reply was
+lost may have been carried out, so on a retry the answers meaning "already so" count as done: a DELETE told the row
+does not exist (81044), a POST told an identical row exists (81058).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,9 +36,12 @@ from dnsrecords.providers.base import DnsProvider
 from dnsrecords.records import Record, quote_txt, unquote_txt
 from toolkit.errors import ConfigError, TransientError
 from toolkit.redact import REDACTOR, Secret
+from toolkit.wait import Clock, Sleep, WaitTimeout, wait_for
 
 DEFAULT_API = "https://api.cloudflare.com/client/v4"
 _PROXIABLE = ("A", "AAAA", "CNAME")
+_ALREADY_DONE = {"DELETE": 81044, "POST": 81058}
+"""On a retry: the error code that says an earlier attempt whose reply was lost already did the work."""
 
 
 @dataclass(frozen=True)
@@ -43,10 +52,19 @@ class CloudflareSettings:
     api_url: str = DEFAULT_API
     timeout: float = 20.0
     per_page: int = 100
+    retries: int = 3
+    """Further attempts after a 429, a 5xx or no answer."""
+    retry_interval: float = 1.0
+    """Seconds before the first retry; doubled before each next one, up to ``retry_max_interval``."""
+    retry_max_interval: float = 8.0
+    retry_timeout: float = 60.0
+    """Seconds all attempts of one request may take together."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.token, Secret) or not self.token:
             raise ConfigError("cloudflare_token", "must be a non-empty toolkit.redact.Secret")
+        if self.retries < 0 or self.retry_interval < 0 or self.retry_timeout < 0:
+            raise ConfigError("cloudflare retries", "retries, retry_interval and retry_timeout must not be negative")
         REDACTOR.register(self.token)
 
 
@@ -85,11 +103,14 @@ def row_body(record: Record, value: str) -> dict[str, Any]:
 class CloudflareProvider(DnsProvider):
     name = "cloudflare"
 
-    def __init__(self, settings: CloudflareSettings) -> None:
+    def __init__(self, settings: CloudflareSettings, *, clock: Clock = time.monotonic,
+                 sleep: Sleep = time.sleep) -> None:
         super().__init__(settings.zone)
         self.settings = settings
         self._zone_id = settings.zone_id
         self._session: requests.Session | None = None
+        self._clock = clock
+        self._sleep = sleep
 
     # -- HTTP -----------------------------------------------------------------------------------------------
     def _http(self) -> requests.Session:
@@ -102,27 +123,34 @@ class CloudflareProvider(DnsProvider):
 
     def _call(self, action: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         url = self.settings.api_url.rstrip("/") + path
-        try:
-            reply = self._http().request(method, url, timeout=self.settings.timeout, **kwargs)
-        except requests.RequestException as exc:
-            raise TransientError(f"Cloudflare did not answer ({action}): {type(exc).__name__}") from None
-        try:
-            body = reply.json()
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
+        attempts = 0
+
+        def send() -> requests.Response:
+            nonlocal attempts
+            attempts += 1
+            try:
+                return self._http().request(method, url, timeout=self.settings.timeout, **kwargs)
+            except requests.RequestException as exc:
+                raise TransientError(f"Cloudflare did not answer ({action}): {type(exc).__name__}") from None
+
+        def gave_up(timed_out: WaitTimeout) -> BaseException:
+            if isinstance(timed_out.last, requests.Response):
+                return _error(action, timed_out.last, _body(timed_out.last))
+            return timed_out.last_error or timed_out
+
+        settings = self.settings
+        reply = wait_for(
+            send, lambda r: r.status_code != 429 and r.status_code < 500, what=f"Cloudflare to {action}",
+            timeout=settings.retry_timeout, interval=settings.retry_interval, backoff=2.0,
+            max_interval=settings.retry_max_interval, attempts=settings.retries + 1, tolerate=(TransientError,),
+            fail=gave_up, clock=self._clock, sleep=self._sleep,
+        )
+        body = _body(reply)
         if reply.ok and body.get("success") is True:
             return body
-        errors = [(int(e.get("code", 0)), str(e.get("message", ""))) for e in body.get("errors") or []
-                  if isinstance(e, dict)]
-        if reply.status_code == 429:
-            raise CloudflareRateLimitedError(f"Cloudflare rate-limited {action}; retry later")
-        if reply.status_code >= 500:
-            raise TransientError(f"Cloudflare failed to {action} (HTTP {reply.status_code})")
-        if reply.status_code in (401, 403) or any(code in (9109, 10000, 10001) for code, _ in errors):
-            raise CloudflareAuthError(action, reply.status_code, errors)
-        raise CloudflareError(action, reply.status_code, errors)
+        if attempts > 1 and _ALREADY_DONE.get(method) in _codes(body):
+            return {"success": True, "errors": [], "result": None}
+        raise _error(action, reply, body)
 
     def _pages(self, action: str, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         page = 1
@@ -193,3 +221,28 @@ class CloudflareProvider(DnsProvider):
         base = f"/zones/{self.zone_id()}/dns_records"
         for row in self._rows(previous.name, previous.type):
             self._call(f"delete {previous.type} {previous.name}", "DELETE", f"{base}/{row['id']}")
+
+
+def _body(reply: requests.Response) -> dict[str, Any]:
+    try:
+        body = reply.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _codes(body: dict[str, Any]) -> list[int]:
+    return [int(e.get("code", 0)) for e in body.get("errors") or [] if isinstance(e, dict)]
+
+
+def _error(action: str, reply: requests.Response, body: dict[str, Any]) -> Exception:
+    """The toolkit error for a Cloudflare answer that is not a success."""
+    errors = [(int(e.get("code", 0)), str(e.get("message", ""))) for e in body.get("errors") or []
+              if isinstance(e, dict)]
+    if reply.status_code == 429:
+        return CloudflareRateLimitedError(f"Cloudflare rate-limited {action}; retry later")
+    if reply.status_code >= 500:
+        return TransientError(f"Cloudflare failed to {action} (HTTP {reply.status_code})")
+    if reply.status_code in (401, 403) or any(code in (9109, 10000, 10001) for code, _ in errors):
+        return CloudflareAuthError(action, reply.status_code, errors)
+    return CloudflareError(action, reply.status_code, errors)

@@ -3,7 +3,8 @@
 Built from Cloudflare's documented shapes: the ``{success, errors, messages, result, result_info}`` envelope,
 bearer-token auth, ``page``/``per_page`` pagination, one row per record value, MX ``priority``, SRV ``data``,
 TXT content as quoted character-strings. Only what the provider uses is implemented, plus hooks for tests:
-``requests`` (every call made), ``fail_next(status, code, message)`` and ``add_row``.
+``requests`` (every call made), ``fail_next(status, code, message)`` (refused, nothing done),
+``lose_next_reply(status)`` (done, but the caller sees a gateway error) and ``add_row``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class FakeCloudflare:
         self.rows: dict[str, dict[str, dict[str, Any]]] = {zid: {} for zid in self.zones}
         self.requests: list[tuple[str, str]] = []
         self._failures: list[tuple[int, int, str]] = []
+        self._lost_replies: list[int] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -77,6 +79,10 @@ class FakeCloudflare:
     def fail_next(self, status: int, code: int, message: str) -> None:
         self._failures.append((status, code, message))
 
+    def lose_next_reply(self, status: int = 502) -> None:
+        """The next request is carried out, but its reply is replaced by a gateway error (a lost reply)."""
+        self._lost_replies.append(status)
+
     def add_row(self, zone: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             return self._create(self.zone_id(zone), body)
@@ -102,6 +108,8 @@ class FakeCloudflare:
             body = json.loads(raw) if raw else {}
             with self._lock:
                 status, payload = self._route(handler.command, url.path, query, body)
+            if self._lost_replies:
+                raise CloudflareApiError(self._lost_replies.pop(0), 0, "upstream reply lost")
         except CloudflareApiError as exc:
             status = exc.status
             payload = {"success": False, "errors": [{"code": exc.code, "message": exc.message}],

@@ -116,19 +116,82 @@ def test_unknown_zone(fake_cloudflare: FakeCloudflare) -> None:
         provider.get("mail.nope.test", "A")
 
 
-def test_error_envelope_is_mapped_to_typed_errors(cloudflare: CloudflareProvider,
-                                                  fake_cloudflare: FakeCloudflare) -> None:
-    cloudflare.get("x.example.test", "A")  # zone id cached
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def retrying(fake_cloudflare: FakeCloudflare, clock: FakeClock) -> CloudflareProvider:
+    """The provider with its retry pauses on a fake clock (nothing sleeps); zone id already looked up."""
+    settings = CloudflareSettings("example.test", Secret(fake_cloudflare.token), api_url=fake_cloudflare.url)
+    provider = CloudflareProvider(settings, clock=clock, sleep=clock.sleep)
+    provider.zone_id()
+    return provider
+
+
+def test_error_envelope_is_mapped_to_typed_errors_and_refusals_are_not_retried(
+        retrying: CloudflareProvider, fake_cloudflare: FakeCloudflare, clock: FakeClock) -> None:
     fake_cloudflare.fail_next(400, 9005, "Content for record is invalid")
+    before = len(fake_cloudflare.requests)
     with pytest.raises(CloudflareError, match="9005: Content for record is invalid") as caught:
-        cloudflare.upsert(Record("x.example.test", "A", 300, ("192.0.2.1",)))
+        retrying.upsert(Record("x.example.test", "A", 300, ("192.0.2.1",)))
     assert caught.value.errors == [(9005, "Content for record is invalid")]
+    assert len(fake_cloudflare.requests) == before + 1 and clock.sleeps == []
+
+
+def test_rate_limits_and_server_errors_are_retried_with_growing_pauses(
+        retrying: CloudflareProvider, fake_cloudflare: FakeCloudflare, clock: FakeClock) -> None:
     fake_cloudflare.fail_next(429, 971, "Please wait and consider throttling your request speed")
-    with pytest.raises(CloudflareRateLimitedError):
-        cloudflare.get("x.example.test", "A")
     fake_cloudflare.fail_next(502, 0, "bad gateway")
-    with pytest.raises(TransientError):
-        cloudflare.get("x.example.test", "A")
+    assert retrying.upsert(Record("x.example.test", "A", 300, ("192.0.2.1",))).action == "create"
+    assert clock.sleeps == [1.0, 2.0]
+    assert retrying.get("x.example.test", "A") == Record("x.example.test", "A", 300, ("192.0.2.1",))
+
+
+def test_retries_are_bounded_then_the_typed_error(retrying: CloudflareProvider, fake_cloudflare: FakeCloudflare,
+                                                 clock: FakeClock) -> None:
+    for _ in range(4):
+        fake_cloudflare.fail_next(429, 971, "Please wait and consider throttling your request speed")
+    with pytest.raises(CloudflareRateLimitedError):
+        retrying.get("x.example.test", "A")
+    assert clock.sleeps == [1.0, 2.0, 4.0]
+    for _ in range(4):
+        fake_cloudflare.fail_next(503, 0, "unavailable")
+    with pytest.raises(TransientError, match="HTTP 503"):
+        retrying.get("x.example.test", "A")
+    assert len(clock.sleeps) == 6
+
+
+def test_no_answer_is_retried_and_then_named(fake_cloudflare: FakeCloudflare, clock: FakeClock) -> None:
+    dead = CloudflareSettings("example.test", Secret(fake_cloudflare.token), api_url="http://127.0.0.1:9/client/v4",
+                              zone_id="z", timeout=1.0)
+    with pytest.raises(TransientError, match=r"did not answer \(list A x\.example\.test\): ConnectionError"):
+        CloudflareProvider(dead, clock=clock, sleep=clock.sleep).get("x.example.test", "A")
+    assert clock.sleeps == [1.0, 2.0, 4.0]
+
+
+def test_a_lost_reply_is_not_done_twice(retrying: CloudflareProvider, fake_cloudflare: FakeCloudflare) -> None:
+    record = Record("x.example.test", "A", 300, ("192.0.2.1",))
+    fake_cloudflare.lose_next_reply()  # the POST creates the row, the reply is lost: the retry finds it made
+    assert retrying.upsert(record).action == "create"
+    assert len([r for r in _rows(fake_cloudflare) if r["name"] == "x.example.test"]) == 1
+    fake_cloudflare.lose_next_reply()  # the DELETE removes the row, the reply is lost: the retry finds it gone
+    assert retrying.delete(record).action == "delete"
+    assert retrying.get("x.example.test", "A") is None
 
 
 def test_zone_id_can_be_given(fake_cloudflare: FakeCloudflare) -> None:
