@@ -35,10 +35,13 @@ def create_to_active(sim: SimulatorServer, key: str) -> list[float]:
     client = HostwindsClient(ClientSettings(
         api_key=Secret(key), url=sim.url, rate_per_second=1000.0, retry=RetryPolicy(base_delay=0.01),
         poll=PollSettings(interval=0.01, timeout=30)))
+    catalog = client.catalog()  # the stack's names -> the ids add_instance takes (issue 17)
+    image, location = catalog.image("ubuntu-22.04").id, catalog.location("1").id
+    plan = catalog.plan("small", {"small": (1, 2.0)}).rid
     timings = []
     for run in range(RUNS):
         start = time.perf_counter()
-        inst = client.create_instance(CreateRequest(f"pm-bench-{run}", "ubuntu-22.04", "1002", "1"))
+        inst = client.create_instance(CreateRequest(f"pm-bench-{run}", image, plan, location))
         timings.append(time.perf_counter() - start)
         client.terminate(inst.serviceid)
     return timings

@@ -26,7 +26,7 @@ PROGRAM = textwrap.dedent("""\
 
     from components.hostwinds_instance import Instance
 
-    vps = Instance("vps", label=os.environ["PM_BENCH_LABEL"], location_id="1", plan_id="1002", image="ubuntu-22.04",
+    vps = Instance("vps", label=os.environ["PM_BENCH_LABEL"], location_id="1", plan_id="small", image="ubuntu-22.04",
                    api_url=os.environ["PM_BENCH_API_URL"], poll_interval=0.05, poll_timeout=60)
     pulumi.export("status", vps.status)
 """)

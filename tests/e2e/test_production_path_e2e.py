@@ -1,7 +1,8 @@
 """docs/production.md, run against the sandbox equivalents it names: Vault bootstrapped with an admin token and then
 used through the system AppRole (role id + secret id, no token), the Pulumi state in an S3-compatible bucket (the
 moto server), the passphrase from a file, the Hostwinds/DNS credentials exported as production would, no sandbox
-env file, then `tenant.new` with explicit options, `pulumi up`, the checks of step 7 and the CI roles of step 8."""
+env file, the read-only Hostwinds probe of step 2, then `tenant.new` with explicit options, `pulumi up`, the checks of
+step 7 and the CI roles of step 8."""
 
 from __future__ import annotations
 
@@ -53,6 +54,11 @@ def test_production_guide_on_sandbox_equivalents(tenant_project: TenantProject, 
     role_id = next(line.split("│")[2].strip() for line in boot.stdout.splitlines() if "VAULT_ROLE_ID" in line)
     assert (secret_file.stat().st_mode & 0o777) == 0o600
     assert secret_file.read_text().strip() not in boot.stdout + boot.stderr  # written, never printed
+    # 2. Hostwinds: the key exported, then the read-only probe of the account (the simulator's URL stands in for the
+    #    real API's default).
+    hostwinds = {**base, "HOSTWINDS_API_KEY": sandbox["HOSTWINDS_API_KEY"]}
+    assert "listing calls" in invoke("hostwinds.probe", "--api-url", sandbox["HOSTWINDS_API_URL"],
+                                     env=hostwinds).stdout
     # 4. Pulumi state in S3, the passphrase from a file.
     passphrase = tmp_path / "pulumi-passphrase"
     passphrase.write_text("correct horse battery staple\n")
