@@ -40,6 +40,7 @@ from hostwinds.models import (
     Plan,
     by_label,
     instance_ips_from_api,
+    instances_from_api,
     with_serviceid,
 )
 from hostwinds.parsing import ResultEntry, decode, mutation_results, raise_for_error, read_payload
@@ -59,7 +60,7 @@ _ACTION = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _SERVICEID = re.compile(r"^[0-9]{1,12}$")
 # [guess] how an empty account may answer get_instances with an error instead of an empty list.
-_EMPTY_ACCOUNT = re.compile(r"\bno (instances?|servers?|services?|vps)\b|\bnothing found\b|\bno results?\b", re.I)
+EMPTY_ACCOUNT = re.compile(r"\bno (instances?|servers?|services?|vps)\b|\bnothing found\b|\bno results?\b", re.I)
 _HOURLY_DISABLED = re.compile(r"hourly products are disabled", re.I)
 
 
@@ -199,17 +200,11 @@ class HostwindsClient:
         try:
             payload = self.read("get_instances", params)
         except HostwindsApiError as exc:
-            if isinstance(exc, AuthError) or not _EMPTY_ACCOUNT.search(exc.api_message):
+            if isinstance(exc, AuthError) or not EMPTY_ACCOUNT.search(exc.api_message):
                 raise
             log.info("hostwinds get_instances: %s (read as no instances)", exc.api_message)
             return []
-        if payload in (None, False, "", 0):
-            return []
-        if isinstance(payload, Mapping):
-            payload = list(payload.values())
-        if not isinstance(payload, list):
-            raise HostwindsError(f"Hostwinds get_instances: expected a list, got {type(payload).__name__}")
-        return [Instance.from_api(item) for item in payload if isinstance(item, Mapping)]
+        return instances_from_api(payload)
 
     def get_instance(self, serviceid: str | int) -> Instance:
         payload = self.read("get_instance", {"serviceid": _serviceid(serviceid)})

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hostwinds.errors import DuplicateLabelError
+from hostwinds.errors import DuplicateLabelError, HostwindsError
 from toolkit.redact import REDACTOR, Secret, redact_mapping
 
 READY_STATUS = "ACTIVE"
@@ -102,6 +102,18 @@ class Instance:
             configkey=Secret(configkey) if configkey else None,
             raw=redact_mapping(data),
         )
+
+
+def instances_from_api(payload: Any) -> list[Instance]:
+    """The instances of a ``get_instances`` payload: a list, a map of them, or null/false/"" (none: how an empty
+    account answers is not shown by any source)."""
+    if payload in (None, False, "", 0):
+        return []
+    if isinstance(payload, Mapping):
+        payload = list(payload.values())
+    if not isinstance(payload, list):
+        raise HostwindsError(f"Hostwinds get_instances: expected a list, got {type(payload).__name__}")
+    return [Instance.from_api(item) for item in payload if isinstance(item, Mapping)]
 
 
 def with_serviceid(instances: Iterable[Instance], serviceid: str) -> Instance | None:

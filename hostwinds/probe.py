@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hostwinds.catalog import Catalog, OfferNotFound, cpu_count, ram_gb
-from hostwinds.client import HostwindsClient
+from hostwinds.client import EMPTY_ACCOUNT, HostwindsClient
 from hostwinds.egress import global_ipv6_source, ipv4_source
-from hostwinds.errors import AuthError, HostwindsError, InvalidActionError
+from hostwinds.errors import AuthError, HostwindsApiError, HostwindsError, InvalidActionError
 from hostwinds.keys import keys_from_api
-from hostwinds.models import GONE_STATUSES, Instance, instance_ips_from_api, profiles_from_api
+from hostwinds.models import GONE_STATUSES, Instance, instance_ips_from_api, instances_from_api, profiles_from_api
 from hostwinds.settings import ENV_SETTINGS, ClientSettings
 from hostwinds.transport import RawReply, RequestsTransport, Transport
 
@@ -145,15 +145,17 @@ def _transport(client: HostwindsClient, report: ProbeReport) -> None:
 
 
 def _instances(client: HostwindsClient, report: ProbeReport) -> list[Instance]:
+    empty_rule = "[] / {} / null / an error meaning none: read as empty"
     try:
         payload = client.read("get_instances")
-    except HostwindsError as exc:
-        report.add("get_instances", f"error: {exc}", "an empty account may answer an error", "unknown")
+    except HostwindsApiError as exc:
+        fits = EMPTY_ACCOUNT.search(exc.api_message) is not None
+        report.add("get_instances on this account", f"an error: {exc.api_message}", empty_rule,
+                   "ok" if fits else "unknown")
         return []
-    found = client.list_instances() if payload not in (None, False, "", 0) else []
+    found = instances_from_api(payload)
     if not found:
-        report.add("get_instances on this account", f"{_shape(payload)} (no instances)",
-                   "[] / {} / null / an error meaning none: read as empty", "ok")
+        report.add("get_instances on this account", f"{_shape(payload)} (no instances)", empty_rule, "ok")
         return []
     statuses = sorted({i.status for i in found})
     gone = [i.serviceid for i in found if i.gone]

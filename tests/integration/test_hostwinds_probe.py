@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from hostwinds import CreateRequest, HostwindsClient
-from hostwinds.probe import READ_ACTIONS, ProbeRefused, read_only_client
+from hostwinds.probe import READ_ACTIONS, ProbeRefused, Wanted, probe, read_only_client
 from sandbox.hostwinds_sim.server import SimulatorServer
 from sandbox.hostwinds_sim.settings import SimSettings
 from tests.e2e.day2 import INVOKE
 from tests.fixtures.hostwinds import HW_API_KEY, IMAGE_ID, LOCATION_ID, PLAN_ID, fast_settings
 from toolkit import stack_files
+from toolkit.tenant_config import size_minimums
 
 REPO = Path(__file__).resolve().parents[2]
 KEY_LINE = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPr0be0nlyf0rt3st1ng000000000000000000000 pm"
@@ -103,3 +104,13 @@ def test_the_probe_client_cannot_send_a_change(account: SimulatorServer) -> None
             attempt()
     assert [c["action"] for c in account.calls] == ["get_instances"] == transport.sent
     assert client.is_live(sid) and "pm-probe-admin" in account.model.ssh_keys
+
+
+def test_an_empty_account_answering_an_error_reads_as_empty(tmp_path: Path) -> None:
+    settings = SimSettings(vps_hosts=False, empty_account_reply="error")
+    with SimulatorServer(tmp_path / "empty", HW_API_KEY, settings=settings) as sim:
+        report = probe(fast_settings(sim.url), Wanted("ubuntu-22.04", "1", "small", "mail", size_minimums()))
+    found = {f.topic: f for f in report.findings}
+    listing = found["get_instances on this account"]
+    assert listing.verdict == "ok" and listing.answered == "an error: No instances found."
+    assert found["get_instance_firewall_profile"].verdict == "unknown" and report.exit_code == 0
