@@ -41,8 +41,6 @@ from toolkit.errors import ConfigError, ValidationError
 
 MX_PRIORITY = 10
 SRV_PORTS: dict[str, int] = dict(SRV_SERVICES)
-SUBMISSION_PORT = SRV_PORTS["submission"]
-IMAPS_PORT = SRV_PORTS["imaps"]
 MTA_STS_MAX_AGE = 604_800
 MtaStsMode = Literal["testing", "enforce", "none"]
 DEFAULT_MTA_STS_MODE: MtaStsMode = "testing"

@@ -22,7 +22,7 @@ import posixpath
 import select
 import shlex
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, Protocol
@@ -179,10 +179,6 @@ def load_private_key(key: Secret | str) -> paramiko.PKey:
         except (paramiko.SSHException, ValueError, TypeError, IndexError):
             continue
     raise ConfigError("private_key", "is not an unencrypted OpenSSH/PEM private key (ed25519, rsa or ecdsa)")
-
-
-def _known_hosts_name(host: str, port: int) -> str:
-    return host if port == 22 else f"[{host}]:{port}"
 
 
 class _HostKeyPolicy(paramiko.MissingHostKeyPolicy):
@@ -475,11 +471,6 @@ class SshExecutor:
         if len(lines) != len(paths):
             raise SshError(f"{self._host}: stat returned {len(lines)} lines for {len(paths)} paths")
         return {path: _parse_stat_line(path, line) for path, line in zip(paths, lines, strict=True)}
-
-
-def env_prefix(env: Mapping[str, str]) -> str:
-    """``K=V ...`` for non-secret environment settings in front of a command."""
-    return " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
 
 
 def quote_all(words: Iterable[str]) -> str:

@@ -242,10 +242,3 @@ def issue_system_secret_id(client: VaultClient, *, wrap_ttl: str | None = None) 
     REDACTOR.register(secret)
     return secret
 
-
-def bootstrap_sandbox(address: str, root_token: str) -> BootstrapResult:
-    """Bootstrap a local sandbox server (one address, its root token). Used by ``sandbox.environment``."""
-    from vault.config import VaultConfig
-
-    with VaultClient(VaultConfig(addresses=(address,), token=Secret(root_token))) as client:
-        return bootstrap(client)
