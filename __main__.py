@@ -19,7 +19,10 @@ from components.tenant import MailTenant
 from fleet import preflight
 from fleet.intent import for_program
 from toolkit.errors import ToolkitError
+from toolkit.redact import install_logging_redaction
 from toolkit.tenant_config import TenantConfigError, parse_tenant_config, raw_from_pulumi_config
+
+install_logging_redaction()  # no secret reaches a log line of the program, whoever logs it
 
 STACK = preflight.StackRef(pulumi.get_organization(), pulumi.get_project(), pulumi.get_stack(),
                            preflight.current_backend(os.environ))

@@ -1,9 +1,12 @@
 """Keep secrets out of logs, exceptions and reprs.
 
-Two mechanisms, used together:
+Three mechanisms, used together:
 - ``Secret``: a str wrapper whose repr/str never show the value (``.reveal()`` does).
-- ``Redactor``: a registry of known secret values (and secret-looking patterns) that scrubs text;
-  ``RedactingFilter`` installs it on logging handlers.
+- ``Redactor``: a registry of known secret values (and secret-looking patterns) that scrubs text.
+- ``install_logging_redaction()``: every log record of the process is scrubbed when it is made, so no handler
+  (Python's last-resort stderr handler, pytest's, one a library adds later) ever sees a secret. The entry points
+  call it: ``tasks.py`` (invoke), ``__main__.py`` (the Pulumi program) and ``components`` (imported by the
+  dynamic providers' own process, where the adapters log during ``pulumi up``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 REDACTED = "***REDACTED***"
@@ -110,22 +113,39 @@ def redact_mapping(data: Mapping[str, Any], secret_keys: Iterable[str] = SECRET_
     return out
 
 
-class RedactingFilter(logging.Filter):
-    """Logging filter that scrubs the formatted message (and exception text) of every record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
+def _scrub_record(record: logging.LogRecord) -> None:
+    """Replace the record's message (arguments merged in) and exception text by their scrubbed forms."""
+    try:
         message = record.getMessage()
-        record.msg = scrub(message)
-        record.args = None
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        return True
+    except Exception:  # arguments that do not fit the format: keep the format, drop the arguments
+        message = f"{record.msg} (log arguments dropped: they did not fit the format)"
+    record.msg = scrub(message)
+    record.args = None
+    if record.exc_info and record.exc_info[1] is not None:
+        record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+        record.exc_info = None
+    if record.stack_info:
+        record.stack_info = scrub(record.stack_info)
 
 
-def install_logging_redaction(logger: logging.Logger | None = None) -> None:
-    """Attach the redacting filter to every handler of ``logger`` (root by default), once."""
-    target = logger or logging.getLogger()
-    for handler in target.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
+class _RedactingRecordFactory:
+    """Wraps the process's log record factory: each record is scrubbed as it is made."""
+
+    def __init__(self, inner: Callable[..., logging.LogRecord]) -> None:
+        self.inner = inner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.inner(*args, **kwargs)
+        _scrub_record(record)
+        return record
+
+
+def install_logging_redaction() -> None:
+    """Scrub every log record of this process from now on, whichever handler writes it. Idempotent."""
+    with _INSTALL_LOCK:
+        current = logging.getLogRecordFactory()
+        if not isinstance(current, _RedactingRecordFactory):
+            logging.setLogRecordFactory(_RedactingRecordFactory(current))
+
+
+_INSTALL_LOCK = threading.Lock()

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 
 from tests import pem
-from toolkit.redact import REDACTED, RedactingFilter, Redactor, Secret, redact_mapping
+from toolkit.redact import REDACTED, REDACTOR, Redactor, Secret, install_logging_redaction, redact_mapping
 
 
 def test_secret_never_shows_value() -> None:
@@ -38,11 +39,43 @@ def test_redact_mapping_recurses() -> None:
     assert out["action"] == "get_instance"
 
 
-def test_logging_filter_scrubs_message_and_exception(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.fixture
+def redacting_logs() -> Iterator[None]:
+    before = logging.getLogRecordFactory()
+    install_logging_redaction()
+    install_logging_redaction()  # idempotent: one wrapper, not two
+    try:
+        yield
+    finally:
+        logging.setLogRecordFactory(before)
+
+
+def test_installed_redaction_scrubs_message_arguments_and_exception(caplog: pytest.LogCaptureFixture,
+                                                                     redacting_logs: None) -> None:
     logger = logging.getLogger("test.redact")
-    caplog.handler.addFilter(RedactingFilter())
+    REDACTOR.register("registered-secret-42")
     try:
         raise RuntimeError("password=topsecret1")
     except RuntimeError:
-        logger.exception("call failed with configkey=%s", "cfgsecret9")
+        logger.exception("call failed with configkey=%s and %s", "cfgsecret9", "registered-secret-42")
     assert "topsecret1" not in caplog.text and "cfgsecret9" not in caplog.text
+    assert "registered-secret-42" not in caplog.text and "call failed" in caplog.text and "RuntimeError" in caplog.text
+    logger.warning("no fit %s %s", "only-one")  # a wrong argument count never breaks the caller
+    assert "log arguments dropped" in caplog.text
+
+
+def test_every_handler_gets_scrubbed_records_even_one_added_afterwards(redacting_logs: None) -> None:
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(self.format(record))
+
+    logger = logging.getLogger("test.redact.late")
+    handler = Collect()
+    logger.addHandler(handler)
+    try:
+        logger.error("token=%s", "s." + "A" * 24)
+    finally:
+        logger.removeHandler(handler)
+    assert seen == [f"token={REDACTED}"]
