@@ -35,7 +35,6 @@ import pulumi.dynamic
 
 from components.unknowns import changed_keys, diff_result, is_unknown
 from dnsrecords.dkimcheck import throwaway_public_key
-from dnsrecords.names import owner_name
 from dnsrecords.providers import DnsProvider, make_provider
 from dnsrecords.records import Record
 from dnsrecords.recordset import MailDomainInputs, build_record_set
@@ -77,7 +76,7 @@ def _diff_view(props: Mapping[str, Any]) -> dict[str, Any]:
                 "record.data": (known.ttl, known.values)}
     parts = record if isinstance(record, Mapping) else dict.fromkeys(("name", "type", "ttl", "values"), record)
     name, rtype = parts.get("name"), parts.get("type")
-    return {**view, "record.name": name if name is None or is_unknown(name) else owner_name(str(name), "name"),
+    return {**view, "record.name": name if name is None or is_unknown(name) else validate.owner_name(str(name), "name"),
             "record.type": rtype if rtype is None or is_unknown(rtype) else str(rtype).upper(),
             "record.data": [parts.get("ttl"), parts.get("values")]}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from dnsrecords.names import host_name
+from toolkit import validate
 from toolkit.errors import ValidationError
 
 Stage = Literal["none", "quarantine", "reject"]
@@ -21,7 +21,7 @@ def mailto(value: str, field: str = "dmarc_rua") -> str:
     local, at, host = address.partition("@")
     if not at or not local or any(ch.isspace() or ch in ",;!" for ch in local):
         raise ValidationError(field, f"{value!r} must be an e-mail address (mailto: optional)")
-    return f"mailto:{local}@{host_name(host, field)}"
+    return f"mailto:{local}@{validate.domain(host, field)}"
 
 
 @dataclass(frozen=True)

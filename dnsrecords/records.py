@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dnsrecords.names import host_name, owner_name, relative
+from dnsrecords.names import relative
+from toolkit import validate
 from toolkit.errors import ValidationError
 
 TXT_STRING_MAX = 255
@@ -56,7 +57,7 @@ def _mx(value: str, field: str) -> str:
     parts = value.split()
     if len(parts) != 2:
         raise ValidationError(field, f"{value!r} must be '<priority> <host>' (e.g. '10 mail.example.com')")
-    return f"{_u16(parts[0], 'priority', field)} {host_name(parts[1], field)}"
+    return f"{_u16(parts[0], 'priority', field)} {validate.domain(parts[1], field)}"
 
 
 def _srv(value: str, field: str) -> str:
@@ -64,7 +65,7 @@ def _srv(value: str, field: str) -> str:
     if len(parts) != 4:
         raise ValidationError(field, f"{value!r} must be '<priority> <weight> <port> <target>'")
     numbers = [_u16(p, what, field) for p, what in zip(parts[:3], ("priority", "weight", "port"), strict=True)]
-    return f"{numbers[0]} {numbers[1]} {numbers[2]} {host_name(parts[3], field)}"
+    return f"{numbers[0]} {numbers[1]} {numbers[2]} {validate.domain(parts[3], field)}"
 
 
 def _txt(value: str, field: str) -> str:
@@ -85,7 +86,7 @@ def normalise_value(rtype: str, value: object, field: str = "value") -> str:
     if rtype == "AAAA":
         return _ipv6(value, field)
     if rtype in ("CNAME", "NS", "PTR"):
-        return host_name(value, field)
+        return validate.domain(value, field)
     if rtype == "MX":
         return _mx(value, field)
     if rtype == "SRV":
@@ -161,7 +162,7 @@ class Record:
         rtype = self.type.upper() if isinstance(self.type, str) else self.type
         if rtype not in SUPPORTED_TYPES:
             raise ValidationError("type", f"{self.type!r} is not supported; use one of {', '.join(SUPPORTED_TYPES)}")
-        name = owner_name(self.name, "name")
+        name = validate.owner_name(self.name, "name")
         field = f"{rtype} {name}"
         check_ttl(self.ttl, f"{field} ttl")
         raw = (self.values,) if isinstance(self.values, str) else tuple(self.values)

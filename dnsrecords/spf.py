@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dnsrecords.errors import SpfLookupLimitError
-from dnsrecords.names import owner_name
+from toolkit import validate
 from toolkit.errors import ValidationError
 
 LOOKUP_LIMIT = 10
@@ -45,7 +45,7 @@ def build_spf(ip: str, includes: Sequence[str] = (), all_qualifier: str = "~") -
     if all_qualifier not in ("~", "-", "?"):
         raise ValidationError("spf_all", f"{all_qualifier!r} must be one of ~ - ?")
     terms = ["v=spf1", f"ip4:{address}"]
-    terms += [f"include:{owner_name(d, 'spf_includes')}" for d in includes]
+    terms += [f"include:{validate.domain(d, 'spf_includes', allow_service_labels=True)}" for d in includes]
     terms.append(f"{all_qualifier}all")
     text = " ".join(terms)
     check_lookup_limit(text)
@@ -110,7 +110,7 @@ def _domain_spec(arg: str, field: str, word: str) -> None:
             raise ValidationError(field, f"{word!r}: bad macro domain {arg!r}")
         return
     try:
-        owner_name(arg, field)  # SPF domains may hold _labels (e.g. _spf.example.com)
+        validate.domain(arg, field, allow_service_labels=True)  # SPF domains may hold _labels (_spf.example.com)
     except ValidationError as exc:
         raise ValidationError(field, f"{word!r}: {exc.problem}") from None
 

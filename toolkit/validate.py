@@ -13,9 +13,12 @@ from toolkit.errors import ValidationError
 
 TENANT_ID_MAX = 63
 _TENANT_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-# Service labels such as `_spf` or `_domainkey` appear in names that are looked up but not registered.
-_SERVICE_LABEL = re.compile(r"^_[a-z0-9-]{1,62}$")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# Names that are looked up or own records but are not host names may hold underscores: a leading one (`_dmarc`,
+# `_spf`, `_smtp._tls`) or inner ones; never an edge hyphen.
+_NAME_LABEL = re.compile(r"^_?[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$")
+MAX_NAME = 253
+MAX_LABEL = 63
 _SELECTOR = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -35,37 +38,42 @@ def tenant_id(value: object, field: str = "tenant_id") -> str:
     return value
 
 
-def domain(value: object, field: str = "domain", allow_service_labels: bool = False) -> str:
-    """A fully qualified ASCII domain name (IDNs must be given in their xn-- form).
-
-    ``allow_service_labels`` also accepts labels like ``_spf`` (for names that are only looked up, e.g. SPF
-    includes such as ``_spf.google.com``).
-    """
-    if not isinstance(value, str) or not value:
-        raise ValidationError(field, "must be a non-empty string")
-    name = value.rstrip(".")
-    if not name.isascii():
+def domain(value: object, field: str = "domain", allow_service_labels: bool = False,
+           allow_wildcard: bool = False) -> str:
+    """A fully qualified ASCII DNS name, lower-case, without the trailing dot (IDNs in their xn-- form): the one
+    DNS name check. By default a host name (letters, digits, inner hyphens: domains, the targets of MX, CNAME and
+    SRV records). ``allow_service_labels`` also accepts underscores, leading (``_spf``, ``_dmarc``) or inner: names
+    that are only looked up (SPF includes) or own records. ``allow_wildcard`` accepts a ``*`` label too."""
+    if not isinstance(value, str) or not value.strip("."):
+        raise ValidationError(field, "must be a non-empty DNS name")
+    if not value.isascii():
         raise ValidationError(
             field, f"{value!r} contains non-ASCII characters: give the IDN in its punycode (xn--) form"
         )
-    name = name.lower()
-    if len(name) > 253:
-        raise ValidationError(field, f"is {len(name)} characters long; a domain name has at most 253")
+    name = value.rstrip(".").lower()
+    if len(name) > MAX_NAME:
+        raise ValidationError(field, f"is {len(name)} characters long; a DNS name has at most {MAX_NAME}")
     labels = name.split(".")
     if len(labels) < 2:
-        raise ValidationError(field, f"{value!r} needs at least two labels (e.g. example.com)")
+        raise ValidationError(field, f"{value!r} must be fully qualified (at least two labels, e.g. example.com)")
+    grammar = _NAME_LABEL if allow_service_labels else _HOST_LABEL
     for label in labels:
         if not label:
             raise ValidationError(field, f"{value!r} has an empty label")
-        if len(label) > 63:
-            raise ValidationError(field, f"label {label[:20]!r}... is {len(label)} characters; at most 63")
-        if not _LABEL.fullmatch(label) and not (allow_service_labels and _SERVICE_LABEL.fullmatch(label)):
-            raise ValidationError(
-                field, f"label {label!r} may hold only letters, digits and inner hyphens"
-            )
+        if len(label) > MAX_LABEL:
+            raise ValidationError(field, f"label {label[:20]!r}... is {len(label)} characters; at most {MAX_LABEL}")
+        if not grammar.fullmatch(label) and not (allow_wildcard and label == "*"):
+            allowed = ("letters, digits, inner hyphens or underscores and a leading underscore"
+                       if allow_service_labels else "letters, digits and inner hyphens")
+            raise ValidationError(field, f"label {label!r} may hold only {allowed}")
     if labels[-1].isdigit():
         raise ValidationError(field, f"{value!r} looks like an IP address, not a domain")
     return name
+
+
+def owner_name(value: object, field: str = "name") -> str:
+    """A DNS record's owner name: ``domain`` with underscore labels (``_dmarc``, ``_smtp._tls``) and ``*``."""
+    return domain(value, field, allow_service_labels=True, allow_wildcard=True)
 
 
 def dkim_selector(value: object, field: str = "dkim_selector") -> str:

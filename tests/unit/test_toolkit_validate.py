@@ -38,3 +38,55 @@ def test_domain_normalised() -> None:
 def test_linux_user_is_prefix_of_tenant() -> None:
     assert validate.linux_tenant_user("acmecorporation") == "tenant-acmecorp"
     assert len(validate.linux_tenant_user("z" * 63)) <= 32
+
+
+# One DNS name check (toolkit.validate.domain): the record builder and the stack config used to check the same names
+# with two grammars. Where they disagreed, these cases say which answer is right.
+@pytest.mark.parametrize("name, host, service, owner", [
+    ("mail.example.com", True, True, True),
+    ("_spf.google.com", False, True, True),
+    ("_smtp._tls.example.com", False, True, True),
+    ("s1_x._domainkey.example.com", False, True, True),  # inner underscore: DNS allows it outside host names
+    ("_spf-.example.com", False, False, False),  # an edge hyphen is never right (the config used to accept it)
+    ("*.example.com", False, False, True),  # a wildcard only owns records
+    ("1.2.3.4", False, False, False),  # an all-digit top label is an address (owner names used to accept it)
+    ("localhost", False, False, False),
+])
+def test_one_dns_name_grammar(name: str, host: bool, service: bool, owner: bool) -> None:
+    checks = {"host": lambda: validate.domain(name),
+              "service": lambda: validate.domain(name, allow_service_labels=True),
+              "owner": lambda: validate.owner_name(name)}
+    for kind, expected in (("host", host), ("service", service), ("owner", owner)):
+        try:
+            checks[kind]()
+            accepted = True
+        except ValidationError:
+            accepted = False
+        assert accepted is expected, (kind, name)
+
+
+def test_spf_includes_are_checked_alike_in_the_stack_config_and_the_record() -> None:
+    from dnsrecords.spf import build_spf
+    from toolkit.tenant_config import TenantConfigError, parse_tenant_config
+
+    base = {"tenant_id": "acme", "domain": "acme.sandbox.test", "dkim_selector": "pm20261125", "hostwinds": {},
+            "dns": {"provider": "rfc2136", "server": "127.0.0.1", "port": 15353, "tsig_key_name": "sandbox-key"}}
+    parse_tenant_config(base)
+    for include, ok in (("s1_x.example.net", True), ("_spf-.example.net", False)):
+        try:
+            parse_tenant_config({**base, "spf_includes": [include]})
+            config_ok = True
+        except TenantConfigError:
+            config_ok = False
+        try:
+            build_spf("192.0.2.1", [include])
+            record_ok = True
+        except ValidationError:
+            record_ok = False
+        assert config_ok is record_ok is ok, include
+
+
+def test_fully_qualified_message_is_the_same_for_every_kind() -> None:
+    for check in (validate.domain, validate.owner_name):
+        with pytest.raises(ValidationError, match="must be fully qualified"):
+            check("localhost")
