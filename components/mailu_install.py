@@ -31,6 +31,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
+from components.engine_numbers import whole_numbers
 from components.mailu_live import read_install, warn
 from components.unknowns import changed_keys, diff_result
 from mailu.config import MailuConfig
@@ -50,13 +51,13 @@ OUTPUT_KEYS: tuple[str, ...] = ("files_digest", "installed_digest", "steps_chang
 
 
 def _install(props: dict[str, Any]) -> dict[str, Any]:
-    config = MailuConfig.from_dict(dict(props["mailu_config"]))
+    config = MailuConfig.from_dict(whole_numbers(props["mailu_config"]))
     if config.digest() != props["config_digest"]:
         raise ConfigError("config_digest", "does not match mailu_config (render the digest from the same config)")
     hardening_config = HardeningConfig(
         tenant_id=str(props["tenant_id"]), tenant_public_keys=tuple(props.get("tenant_public_keys") or ()),
     )
-    refs = SecretRefs.from_dict(dict(props["secret_refs"]))
+    refs = SecretRefs.from_dict(whole_numbers(props["secret_refs"]))
     secrets = resolve_loader(str(props["secrets_loader"]))(refs)
     known = KnownHosts(lines=list(props.get("known_hosts") or []),
                        trust_on_first_use=bool(props.get("trust_on_first_use", False)))

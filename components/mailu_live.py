@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from components.engine_numbers import whole_numbers
 from mailu import docker_apt, hardening
 from mailu.config import MailuConfig
 from mailu.docker_host import DAEMON_JSON
@@ -80,13 +81,14 @@ def read_install(props: Mapping[str, Any]) -> LiveRead:
     and read the managed files' digest. A host or Vault that cannot be reached gives a ``LiveRead`` with the
     problem; a host presenting another host key raises ``HostKeyError`` (another machine at the recorded address
     is not "unreachable", and must not be reported as converged or silently skipped)."""
-    config = MailuConfig.from_dict(dict(props["mailu_config"]))
+    config = MailuConfig.from_dict(whole_numbers(props["mailu_config"]))
     hardening_config = HardeningConfig(tenant_id=str(props["tenant_id"]),
                                        tenant_public_keys=tuple(props.get("tenant_public_keys") or ()))
     pinned = list(props.get("host_keys") or props.get("known_hosts") or [])
     known = KnownHosts(lines=pinned, trust_on_first_use=not pinned and bool(props.get("trust_on_first_use")))
     try:
-        secrets = resolve_loader(str(props["secrets_loader"]))(SecretRefs.from_dict(dict(props["secret_refs"])))
+        refs = SecretRefs.from_dict(whole_numbers(props["secret_refs"]))
+        secrets = resolve_loader(str(props["secrets_loader"]))(refs)
         executor = SshExecutor(str(props["host"]), secrets.admin_ssh_private_key(), port=int(props.get("port") or 22),
                                known_hosts=known, connect_timeout=READ_CONNECT_TIMEOUT,
                                boot_timeout=READ_BOOT_TIMEOUT)
