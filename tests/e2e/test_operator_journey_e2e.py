@@ -7,6 +7,7 @@ the shell and once without - and both must give the same result. The sandbox run
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -57,8 +58,22 @@ def _copy_repository(target: Path) -> None:
     (target / ".venv").symlink_to(REPO / ".venv")
 
 
+def _shared_venv_current() -> None:
+    """The copy shares this machine's .venv: bring it up to date here first, or the copy's `scripts/setup.sh` would
+    reinstall the project into it from the copy (a directory deleted after the test)."""
+    stamp = REPO / ".venv" / f".installed-{hashlib.sha256((REPO / 'pyproject.toml').read_bytes()).hexdigest()[:16]}"
+    if not stamp.exists():
+        subprocess.run(["bash", "scripts/setup.sh"], cwd=REPO, check=True, capture_output=True, timeout=1800)
+
+
+def _project_installed_from_here() -> str:
+    return subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-c", "import toolkit; print(toolkit.__file__)"],
+                          cwd="/", capture_output=True, text=True, check=True).stdout.strip()
+
+
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Checkout]:
+    _shared_venv_current()
     root = tmp_path_factory.mktemp("operator") / "pm-mail-infra"
     _copy_repository(root)
     engine = (REPO / ".venv" / "pulumi-bin-dir").read_text().strip()
@@ -76,6 +91,8 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Checkout]:
         subprocess.run(["bash", "-c", "invoke sandbox.down --purge"], cwd=root, env=env, capture_output=True,
                        check=False, timeout=300)
         sweep_processes(root / ".sandbox")
+        installed = _project_installed_from_here()
+        assert installed.startswith(str(REPO)), f"the shared .venv now imports the project from {installed}"
 
 
 def _status(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
