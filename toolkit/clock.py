@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 from toolkit.errors import ValidationError
@@ -72,6 +74,20 @@ def parse_instant(text: str, field: str = "instant") -> dt.datetime:
 
 def iso(instant: dt.datetime) -> str:
     return _utc(instant).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class Laps:
+    """Seconds spent per step, for reports: ``lap(label)`` records the time since the previous lap (or the start)."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._mark = monotonic()
+        self.timings: dict[str, float] = {}
+
+    def lap(self, label: str) -> None:
+        now = self._monotonic()
+        self.timings[label] = now - self._mark
+        self._mark = now
 
 
 def clock_from(now: str = "") -> Clock:

@@ -10,6 +10,7 @@ from dnsrecords.errors import CloudflareAuthError, CloudflareError, CloudflareRa
 from dnsrecords.providers.cloudflare import CloudflareProvider, CloudflareSettings
 from dnsrecords.records import Record
 from dnsrecords.recordset import MailDomainInputs, build_record_set
+from tests.fakes.clock import FakeClock
 from tests.fakes.cloudflare import FakeCloudflare
 from tests.fixtures.dns import DkimKey
 from toolkit.errors import TransientError
@@ -114,19 +115,6 @@ def test_unknown_zone(fake_cloudflare: FakeCloudflare) -> None:
                                                      api_url=fake_cloudflare.url))
     with pytest.raises(ZoneNotFoundError, match=r"no zone 'nope\.test'"):
         provider.get("mail.nope.test", "A")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

@@ -8,21 +8,9 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.clock import FakeClock
 from toolkit.errors import ToolkitError, TransientError
 from toolkit.wait import WaitTimeout, wait_for
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def _counter(values: list[object]) -> tuple[list[int], Callable[[], Any]]:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from toolkit.clock import SYSTEM_CLOCK, Clock
+from toolkit.clock import SYSTEM_CLOCK, Clock, Laps
 from vault.backup import retention
 from vault.backup.crypto import BackupKey, decrypt_stream, encrypt_file
 from vault.backup.errors import BackupNotFound, ChecksumMismatch, StoreError
@@ -102,15 +101,8 @@ def create_backup(vault: VaultClient, store: BackupStore, key: BackupKey, *,
     say = step or (lambda _msg: None)
     created = clock.now()
     name = backup_name(created)
-    timings: dict[str, float] = {}
-    mark = time.monotonic()
-
-    def lap(label: str) -> None:
-        nonlocal mark
-        now = time.monotonic()
-        timings[label] = now - mark
-        mark = now
-
+    laps = Laps()
+    lap = laps.lap
     say("reading source cluster settings")
     require_raft_storage(vault)
     source = source_info(vault)
@@ -152,7 +144,7 @@ def create_backup(vault: VaultClient, store: BackupStore, key: BackupKey, *,
             raise StoreError(f"stored blob is {stored} bytes, expected {stats.ciphertext_bytes}")
         store.put_bytes(manifest_key(name), manifest.to_json(key))
         lap("upload")
-    return BackupResult(manifest, store.description, timings)
+    return BackupResult(manifest, store.description, laps.timings)
 
 
 def prune(store: BackupStore, *, daily: int = retention.DAILY, monthly: int = retention.MONTHLY,

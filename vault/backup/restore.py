@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from toolkit.clock import Laps
 from toolkit.redact import REDACTOR, Secret
 from vault.backup.crypto import BackupKey, decrypt_file, sha256_file
 from vault.backup.errors import (
@@ -140,15 +141,8 @@ def restore_verified(verified: VerifiedBackup, key: BackupKey, target: VaultClie
     Deletes the decrypted snapshot once uploaded."""
     say = step or (lambda _msg: None)
     manifest = verified.manifest
-    timings: dict[str, float] = {}
-    mark = time.monotonic()
-
-    def lap(label: str) -> None:
-        nonlocal mark
-        now = time.monotonic()
-        timings[label] = now - mark
-        mark = now
-
+    laps = Laps()
+    lap = laps.lap
     canaries = {p: manifest.secrets[p] for p in manifest.canaries if p in manifest.secrets}
     if len(canaries) != len(manifest.canaries) or (require_canaries and not canaries):
         raise CanaryMismatch(f"{manifest.name} records no usable canary secrets: the restore cannot be proven")
@@ -162,7 +156,7 @@ def restore_verified(verified: VerifiedBackup, key: BackupKey, target: VaultClie
     threshold = manifest.source.threshold or len(unseal_keys)
     active = unseal_after_restore(target, unseal_keys, threshold)
     lap("unseal")
-    report = RestoreReport(manifest.name, manifest.created_at, active, timings=timings)
+    report = RestoreReport(manifest.name, manifest.created_at, active, timings=laps.timings)
     if canaries:
         say(f"checking {len(canaries)} canary secrets")
         with target.with_token(verify_token) as reader:
