@@ -214,6 +214,7 @@ def start_front(project: str, compose_file: Path) -> str | None:
 
 def boot() -> int:
     """After a host restart: start the listeners of every project that was up (restart: always)."""
+    boot_units()
     for project in load_state().get("compose_up", {}):
         files = [Path(f) for f in (load_state().get("compose_files") or {}).get(project, [])]
         if files and files[0].is_file() and not alive(project):
@@ -238,20 +239,105 @@ def docker(args: list[str]) -> int:
 
 # --- systemd, firewall, fail2ban, packages ---------------------------------------------------------
 
+UNIT_DIR = Path("/etc/systemd/system")
+UNIT_RUN = Path("/run/pm-standins/units")  # tmpfs of the host: pids end with it
+
+
+def unit_file(unit: str) -> Path | None:
+    """A unit an installer wrote (a regular file in /etc/systemd/system with ExecStart): its command really runs."""
+    path = UNIT_DIR / (unit if "." in unit else f"{unit}.service")
+    if path.is_file() and not path.is_symlink() and "ExecStart=" in path.read_text(encoding="utf-8"):
+        return path
+    return None
+
+
+def unit_pid(unit: str) -> int | None:
+    try:
+        pid = int((UNIT_RUN / f"{unit}.pid").read_text())
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, ValueError, IndexError):
+        return None
+    return None if state == "Z" else pid
+
+
+def unit_start(unit: str, path: Path) -> None:
+    if unit_pid(unit) is not None:
+        return
+    import shlex
+    import subprocess
+    values: dict[str, list[str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and not line.lstrip().startswith(("#", ";")):
+            values.setdefault(key.strip(), []).append(value.strip())
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+    for item in values.get("Environment", []):
+        env.update(word.partition("=")[::2] for word in shlex.split(item) if "=" in word)
+    UNIT_RUN.mkdir(parents=True, exist_ok=True)
+    log = Path("/var/log/pm-standins") / f"{unit}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(shlex.split(values["ExecStart"][-1].lstrip("-@+!")), env=env, cwd=(values.get(
+        "WorkingDirectory") or ["/"])[-1], stdin=subprocess.DEVNULL, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        start_new_session=True)
+    (UNIT_RUN / f"{unit}.pid").write_text(f"{process.pid}\n")
+
+
+def unit_stop(unit: str) -> None:
+    import select
+    import signal
+    pid = unit_pid(unit)
+    for signum, wait in ((signal.SIGTERM, 1000), (signal.SIGKILL, 1000)):
+        if pid is None or unit_pid(unit) is None:
+            break
+        os.kill(pid, signum)
+        for _ in range(wait):  # up to 10 s for a clean stop, then SIGKILL
+            if unit_pid(unit) is None:
+                break
+            select.select([], [], [], 0.01)
+    (UNIT_RUN / f"{unit}.pid").unlink(missing_ok=True)
+
+
 def systemctl(args: list[str]) -> int:
+    """Units an installer wrote in /etc/systemd/system really start and stop (``unit_start``: ExecStart, Environment,
+    WorkingDirectory; ``enable`` is remembered); every other unit answers as running, as before."""
     verbs = [a for a in args if not a.startswith("-")]
     verb = verbs[0] if verbs else ""
-    units = verbs[1:]
-    if verb == "is-active":
-        for _ in units or [""]:
-            print("active")
-    elif verb == "is-enabled":
-        for _ in units or [""]:
-            print("enabled")
-    elif verb == "status":
-        for unit in units:
-            print(f"* {unit} - pm stand-in\n     Loaded: loaded\n     Active: active (running)")
-    return 0
+    units = [u[:-8] if u.endswith(".service") else u for u in verbs[1:]]
+    state = load_state()
+    enabled: list[str] = state.setdefault("units_enabled", [])
+    code = 0
+    for unit in units or [""]:
+        path = unit_file(unit) if unit else None
+        if path is None:
+            if verb in ("is-active", "is-enabled"):
+                print("active" if verb == "is-active" else "enabled")
+            elif verb == "status":
+                print(f"* {unit} - pm stand-in\n     Loaded: loaded\n     Active: active (running)")
+            continue
+        now = "--now" in args
+        if verb in ("enable", "disable"):
+            enabled[:] = [u for u in enabled if u != unit] + ([unit] if verb == "enable" else [])
+            save_state(state)
+        if verb == "stop" or (verb == "disable" and now) or verb == "restart":
+            unit_stop(unit)
+        if verb in ("start", "restart") or (verb == "enable" and now):
+            unit_start(unit, path)
+        if verb in ("is-active", "status"):
+            running = unit_pid(unit) is not None
+            print("active" if running else "inactive")
+            code = code or (0 if running else 3)
+        if verb == "is-enabled":
+            print("enabled" if unit in enabled else "disabled")
+            code = code or (0 if unit in enabled else 1)
+    return code
+
+
+def boot_units() -> None:
+    """After a host restart: start every enabled unit (systemd's multi-user.target)."""
+    for unit in load_state().get("units_enabled", []):
+        path = unit_file(unit)
+        if path is not None:
+            unit_start(unit, path)
 
 
 def ufw(args: list[str]) -> int:

@@ -307,3 +307,53 @@ def ci_roles(c: Context, repository: str, branch: str = "main", jwt_pubkey_file:
         raise fail(exc) from None
     console.print(_table("CI roles [green]OK[/]", {
         role: ", ".join(f"{k}={v}" for k, v in claims.items()) for role, claims in roles.items()}))
+
+
+@task(help={
+    "shares_file": "the encrypted shares the cluster stack handed over (its `shares_file` output; default "
+                   "$PM_VAULT_SHARES_FILE)",
+    "addresses": "the nodes, comma-separated (default: VAULT_ADDRS/VAULT_ADDR, else the shares file's)",
+    "wait": "seconds to wait for nodes that cannot take a share yet (a joining node waits for the leader)",
+    "prompt": "type your clear share at a hidden prompt instead of decrypting it with gpg",
+})
+def unseal(c: Context, shares_file: str = "", addresses: str = "", wait: int = 300, prompt: bool = False) -> None:
+    """Give YOUR unseal share to every sealed node of the cluster: the share encrypted to a key in your gpg keyring
+    is decrypted by gpg in memory (never shown, never written) and sent over TLS (VAULT_CACERT). Run by as many
+    operators as the threshold."""
+    from vault.cluster import unseal_with
+    from vault.pgp import decrypt_share, secret_fingerprints
+
+    env = connection_env()
+    path = Path(shares_file or env.get("PM_VAULT_SHARES_FILE", ""))
+    try:
+        document = jsonlib.loads(path.read_text()) if str(path) not in ("", ".") else {}
+    except (OSError, ValueError) as exc:
+        raise Exit(f"vault.unseal: cannot read the shares file {path} ({type(exc).__name__})", code=2) from None
+    nodes = list(parse_addresses(addresses or env.get("VAULT_ADDRS") or env.get("VAULT_ADDR") or "")
+                 or document.get("addresses") or [])
+    if not nodes:
+        raise Exit("vault.unseal: no node addresses: pass --addresses or export VAULT_ADDRS", code=2)
+    ca: str | bool = env.get("VAULT_CACERT") or True
+    if ca is True and document.get("ca_cert"):  # the cluster CA handed over with the shares
+        ca_dir = tempfile.mkdtemp(prefix="pm-vault-ca-")
+        Path(ca_dir, "ca.pem").write_text(str(document["ca_cert"]))
+        ca = str(Path(ca_dir, "ca.pem"))
+    try:
+        if prompt:
+            share, fingerprint = Secret(getpass.getpass("your unseal share (hidden): ").strip()), "typed"
+            REDACTOR.register(share)
+        else:
+            held = secret_fingerprints(env.get("GNUPGHOME"))
+            mine = [s for s in document.get("shares") or [] if str(s.get("fingerprint", "")).upper() in held]
+            if not mine:
+                raise Exit("vault.unseal: none of the shares in the file is encrypted to a key in your gpg keyring "
+                           f"({', '.join(sorted(held)) or 'no secret keys'}); use --prompt for a share you "
+                           "decrypted elsewhere", code=2)
+            fingerprint = str(mine[0]["fingerprint"])
+            share = decrypt_share(str(mine[0]["share"]), env.get("GNUPGHOME"))
+        with audited("vault.unseal", env=env) as details:
+            outcome = unseal_with(nodes, share, ca, wait=float(wait), report=console.print)
+            details.update(nodes=outcome, share_of=fingerprint)
+    except ToolkitError as exc:
+        raise fail(exc) from None
+    console.print(_table(f"vault unseal (share of {fingerprint})", outcome))

@@ -51,8 +51,54 @@ def bao_binary() -> str:
     )
 
 
-def _audit_block(audit_log: Path, name: str = "file") -> str:
+def _audit_block(audit_log: Path | str, name: str = "file") -> str:
     return f'audit "file" "{name}" {{\n  options {{\n    file_path = "{audit_log}"\n  }}\n}}\n'
+
+
+@dataclass(frozen=True)
+class NodeTls:
+    """Paths (on the node) of its certificate, key and the cluster CA; with TLS the peers are joined over https and
+    checked against the CA (``leader_ca_cert_file``)."""
+
+    cert_file: str
+    key_file: str
+    ca_file: str
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """One raft node's server config: the one renderer for the local clusters below and the cluster stack's nodes
+    (``components.vault_cluster_node``). No telemetry stanza: no metrics sink, nothing sent anywhere."""
+
+    node_id: str
+    listen: str
+    """host:port of the API listener; the cluster (raft) listener is the next port."""
+    api_addr: str
+    cluster_addr: str
+    data_dir: str
+    audit_log: str
+    peers: tuple[str, ...] = ()
+    """API addresses of the other nodes (``retry_join``)."""
+    tls: NodeTls | None = None
+    audit_device: str = "file"
+    performance_multiplier: int = 1
+
+
+def render_config(node: NodeConfig) -> str:
+    """The HCL server config of one raft node: raft storage with ``retry_join``, API and cluster addresses,
+    the file audit device (OpenBao refuses audit devices over the API), mlock off, no UI, no telemetry."""
+    host, _, port = node.listen.rpartition(":")
+    ca_line = f'    leader_ca_cert_file = "{node.tls.ca_file}"\n' if node.tls else ""
+    joins = "".join(f'  retry_join {{\n    leader_api_addr = "{peer}"\n{ca_line}  }}\n' for peer in node.peers)
+    tls = (f'  tls_cert_file = "{node.tls.cert_file}"\n  tls_key_file = "{node.tls.key_file}"\n'
+           '  tls_min_version = "tls12"\n' if node.tls else "  tls_disable = true\n")
+    return (
+        f'ui = false\ndisable_mlock = true\napi_addr = "{node.api_addr}"\ncluster_addr = "{node.cluster_addr}"\n'
+        f'listener "tcp" {{\n  address = "{node.listen}"\n  cluster_address = "{host}:{int(port) + 1}"\n{tls}}}\n'
+        f'storage "raft" {{\n  path = "{node.data_dir}"\n  node_id = "{node.node_id}"\n'
+        f"  performance_multiplier = {node.performance_multiplier}\n{joins}}}\n"
+        + _audit_block(node.audit_log, node.audit_device)
+    )
 
 
 @dataclass
@@ -95,19 +141,12 @@ class RaftCluster:
 
     def _config(self, index: int) -> str:
         port = self.node_port(index)
-        joins = "".join(
-            f'  retry_join {{\n    leader_api_addr = "{self.address(j)}"\n  }}\n'
-            for j in range(self.nodes) if j != index
-        )
-        return (
-            f'ui = false\ndisable_mlock = true\napi_addr = "{self.address(index)}"\n'
-            f'cluster_addr = "http://127.0.0.1:{port + 1}"\n'
-            f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  cluster_address = "127.0.0.1:{port + 1}"\n'
-            f"  tls_disable = true\n}}\n"
-            f'storage "raft" {{\n  path = "{self._node_dir(index) / "data"}"\n  node_id = "node{index}"\n'
-            f"  performance_multiplier = 1\n{joins}}}\n"
-            + _audit_block(self.audit_log, self.audit_device)
-        )
+        return render_config(NodeConfig(
+            node_id=f"node{index}", listen=f"127.0.0.1:{port}", api_addr=self.address(index),
+            cluster_addr=f"http://127.0.0.1:{port + 1}", data_dir=str(self._node_dir(index) / "data"),
+            audit_log=str(self.audit_log), audit_device=self.audit_device,
+            peers=tuple(self.address(j) for j in range(self.nodes) if j != index),
+        ))
 
     def spec(self, index: int) -> daemon.DaemonSpec:
         return daemon.DaemonSpec(

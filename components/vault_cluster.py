@@ -1,0 +1,80 @@
+"""``VaultCluster``: the platform's Vault as one Pulumi component (the ``platform/vault`` project's program).
+
+Order (dependencies drive the engine): the cluster CA and the nodes' admin SSH key, made in memory
+(``ClusterSecrets``, secret outputs) -> the admin public key registered with Hostwinds -> one VPS per node (the
+tenants' ``Instance`` resource; label ``pm-vault-<cluster>-<index>-<generation>``) -> OpenBao installed and started
+on each over SSH (``OpenBaoNode``: pinned binary, raft config with ``retry_join`` over verified TLS, audit device,
+service unit) -> the cluster initialised once (``ClusterInit``: PGP-encrypted Shamir shares, unsealed by the
+operators, bootstrap, root token revoked).
+
+Outputs hold public facts (addresses, CA certificate, node ids, certificate expiry, voters, audit devices, role
+ids) and, as secrets, the encrypted shares and the AppRole credentials.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pulumi
+
+from components.hostwinds_instance import Instance
+from components.hostwinds_network import SshKey
+from components.vault_cluster_init import ClusterInit
+from components.vault_cluster_node import ClusterSecrets, OpenBaoNode
+from vault.cluster_config import ClusterConfig
+from vault.cluster_host import api_address
+
+COMPONENT_TYPE = "pm:vault:Cluster"
+
+
+class VaultCluster(pulumi.ComponentResource):
+    def __init__(self, name: str, config: ClusterConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(COMPONENT_TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        cluster, hw = config.cluster_name, config.hostwinds
+        secrets = ClusterSecrets(f"{name}-secrets", cluster_name=cluster, opts=child)
+        key_name = f"pm-vault-{cluster}-admin"
+        registered = SshKey(f"{name}-admin-key", name=key_name, public_key=secrets.ssh_public_key,
+                            api_url=hw.api_url, opts=child)
+        instances = [
+            Instance(f"{name}-vps-{index}", label=config.label(index), location_id=hw.location, plan_id=hw.size,
+                     image=hw.image, ssh_key_names=[key_name], api_url=hw.api_url, poll_interval=hw.poll_interval,
+                     poll_timeout=hw.poll_timeout, generation=config.generation(index),
+                     opts=pulumi.ResourceOptions(parent=self, depends_on=[registered]))
+            for index in range(config.nodes)
+        ]
+        ips = [vps.main_ip for vps in instances]
+        source = dataclasses.asdict(config.openbao)
+        nodes = []
+        for index, vps in enumerate(instances):
+            others = pulumi.Output.all(*[ip for j, ip in enumerate(ips) if j != index])
+            nodes.append(OpenBaoNode(
+                f"{name}-openbao-{index}", host=vps.main_ip, node_id=f"{cluster}-{index}-g{config.generation(index)}",
+                cluster_dns=config.dns_name, peers=others, ca_cert=secrets.ca_cert, ca_key=secrets.ca_key,
+                ssh_private_key=secrets.ssh_private_key, openbao=source, opts=child))
+        addresses = pulumi.Output.all(*ips).apply(lambda values: [api_address(str(v)) for v in values])
+        init = ClusterInit(
+            f"{name}-init", addresses=addresses, ca_cert=secrets.ca_cert,
+            pgp_keys=[k.base64 for k in config.pgp_keys], fingerprints=[k.fingerprint for k in config.pgp_keys],
+            threshold=config.threshold, shares_file=str(config.shares_file), unseal_wait=config.unseal_wait,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=nodes))
+        outputs: dict[str, object] = {
+            "cluster_name": cluster,
+            "addresses": addresses,
+            "vault_addrs": addresses.apply(",".join),
+            "ca_cert": secrets.ca_cert,
+            "ca_not_after": secrets.ca_not_after,
+            "nodes": [{"label": config.label(i), "serviceid": vps.serviceid, "address": vps.main_ip,
+                       "cert_not_after": node.cert_not_after, "binary_sha256": node.binary_sha256}
+                      for i, (vps, node) in enumerate(zip(instances, nodes, strict=True))],
+            "shares_file": str(config.shares_file),
+            "unseal_shares": init.shares,
+            "voters": init.voters,
+            "audit_devices": init.audit_devices,
+            "system_role_id": init.system_role_id,
+            "system_secret_id_wrapped": init.system_secret_id_wrapped,
+            "operator_role_id": init.operator_role_id,
+            "operator_secret_id": init.operator_secret_id,
+        }
+        self.outputs = outputs
+        self.register_outputs(outputs)

@@ -1,0 +1,96 @@
+"""The Vault cluster stack with the real engine: bad input refused before anything exists, then `pulumi up` of three
+OpenBao nodes on simulated Hostwinds VPSes, unsealed by three operators with their PGP-encrypted shares ->
+healthy over verified TLS, three raft voters, audit on, root token gone, no clear share anywhere; a second init of
+the running cluster refused with nothing changed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import requests
+
+from sandbox.hostwinds_sim.server import SimulatorServer
+from tests.e2e.vault_cluster import ClusterProject, environment, up_with_operators
+from tests.pgp_operators import make_operators, stop_agents
+from toolkit.redact import Secret
+from vault.client import VaultClient
+from vault.cluster import raft_servers
+from vault.config import VaultConfig
+from vault.nodes import probe_all
+from vault.pgp import decrypt_share
+
+
+def _labels(hw_sim: SimulatorServer, prefix: str) -> list[str]:
+    return sorted(i.srvrname for i in hw_sim.model.instances.values()
+                  if i.srvrname.startswith(prefix) and i.status not in ("TERMINATED", "DELETED"))
+
+
+def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tmp_path: Path) -> None:
+    operators = make_operators(tmp_path / "gpg", 5)
+    project = ClusterProject(tmp_path / "project", hw_sim.url)
+    try:
+        # Bad input: refused by the program before any resource exists.
+        for stack, overrides, expected in (
+            ("two", {"nodes": 2}, "pm:nodes is 2: a raft cluster needs an odd number of nodes, at least 3"),
+            ("nokeys", {"pgp_keys": None}, "pm:pgp_keys is missing"),
+            ("privkey", {"pgp_keys": ["-----BEGIN PGP PRIVATE KEY BLOCK-----\nabc\n"]}, "PRIVATE key"),
+        ):
+            project.write_stack(stack, operators, **overrides)
+            refused = project.pulumi("up", "--yes", "--skip-preview", stack=stack, check=False)
+            assert refused.returncode != 0 and expected in refused.stdout + refused.stderr, refused.stdout[-2000:]
+            assert "nothing was created" in refused.stdout + refused.stderr
+            assert _labels(hw_sim, f"pm-vault-c{stack}-") == []
+
+        shares_file = project.write_stack("main", operators)
+        engine_out, reports = up_with_operators(project, "main", shares_file, operators[:3])
+        outputs = project.outputs("main")
+        assert _labels(hw_sim, "pm-vault-cmain-") == [f"pm-vault-cmain-{i}-1" for i in range(3)]
+        env = environment(outputs, tmp_path / "ca.pem")
+        addresses = outputs["addresses"]
+
+        # Healthy over TLS verified with the cluster CA; without the CA the certificate is refused.
+        states = probe_all(addresses, timeout=3.0, verify=env["VAULT_CACERT"])
+        assert sum(s.active for s in states) == 1 and sum(s.standby for s in states) == 2
+        assert not any(s.sealed for s in states)
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(f"{addresses[0]}/v1/sys/health", timeout=3)
+
+        # Three voters and the audit device, read independently with the cluster operator's AppRole.
+        secret = project.outputs("main", secrets=True)
+        config = VaultConfig(tuple(addresses), role_id=secret["operator_role_id"],
+                             secret_id=Secret(secret["operator_secret_id"]), verify=env["VAULT_CACERT"])
+        with VaultClient(config) as client:
+            servers = raft_servers(client)
+            assert len(servers) == 3 and all(s["voter"] for s in servers)
+            assert "file/" in (client.read("sys/audit") or {}).get("data", {})
+        assert sorted(outputs["voters"]) == sorted(s["node_id"] for s in servers)
+
+        # No clear share or root token in the state, the engine's output or the operators' reports.
+        state = project.pulumi("stack", "export", "--show-secrets", stack="main").stdout
+        clear = decrypt_share(secret["unseal_shares"][0]["share"], str(operators[0].home)).reveal()
+        for text in (state, engine_out, shares_file.read_text(), *reports):
+            assert clear not in text
+        tokens = set(re.findall(r"\b(?:hvs|s)\.[A-Za-z0-9]{20,}", state))
+        assert tokens == {secret["system_secret_id_wrapped"]}  # the single-use wrapping token; no root token
+        assert json.loads(shares_file.read_text())["shares"] == secret["unseal_shares"]
+        assert oct(shares_file.stat().st_mode & 0o777) == "0o600"
+
+        project.pulumi("preview", "--expect-no-changes", stack="main")
+
+        # A second init of the running cluster (its init resource lost): refused, nothing changed.
+        urn = next(r["urn"] for r in json.loads(state)["deployment"]["resources"]
+                   if r["type"].endswith("vault:ClusterInit"))
+        project.pulumi("state", "delete", urn, "--yes", stack="main")
+        again = project.pulumi("up", "--yes", "--skip-preview", stack="main", check=False)
+        assert again.returncode != 0 and "already initialised: a second init is refused" in again.stdout
+        after = probe_all(addresses, timeout=3.0, verify=env["VAULT_CACERT"])
+        assert sum(s.active for s in after) == 1 and not any(s.sealed for s in after)
+        assert json.loads(shares_file.read_text())["shares"] == secret["unseal_shares"]
+    finally:
+        for stack in ("main",):
+            project.pulumi("destroy", "--yes", "--skip-preview", stack=stack, check=False)
+        stop_agents(operators)
+    assert _labels(hw_sim, "pm-vault-cmain-") == []
