@@ -7,7 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,13 +74,14 @@ def unseal_command(shares_file: Path, operator: Operator, addresses: list[str]) 
 
 
 def up_with_operators(project: ClusterProject, stack: str, shares_file: Path, operators: list[Operator],
-                      timeout: float = 600.0) -> tuple[str, list[str]]:
+                      timeout: float = 600.0, on_poll: Callable[[], bool] | None = None) -> tuple[str, list[str]]:
     """`pulumi up` while ``operators`` run `invoke vault.unseal` as soon as the shares are handed over. Returns the
     engine's output and each operator's."""
     up = project.start("up", "--yes", "--skip-preview", stack=stack)
+    handed_over = on_poll or shares_file.exists
     try:
-        wait_for(lambda: shares_file.exists() or up.poll() is not None, what="the encrypted shares", timeout=timeout,
-                 interval=0.2)
+        wait_for(lambda: handed_over() or up.poll() is not None, what="the encrypted shares", timeout=timeout,
+                 interval=0.1)
         if up.poll() is not None:
             raise AssertionError(f"pulumi up ended before handing over shares:\n{up.communicate()[0][-6000:]}")
         addresses = list(json.loads(shares_file.read_text())["addresses"])
