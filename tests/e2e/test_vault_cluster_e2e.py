@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import paramiko
 import pytest
 import requests
 
 from sandbox.hostwinds_sim.server import SimulatorServer
-from tests.e2e.vault_cluster import ClusterProject, environment, up_with_operators
+from tests.e2e.vault_cluster import REPO, ClusterProject, environment, unseal_command, up_with_operators
+from tests.fixtures.ssh import ClientKey, ssh_connect, ssh_run
 from tests.pgp_operators import make_operators, stop_agents
 from toolkit.redact import Secret
+from vault import kv, paths
 from vault.client import VaultClient
 from vault.cluster import raft_servers
 from vault.config import VaultConfig
@@ -26,6 +32,30 @@ from vault.pgp import decrypt_share
 def _labels(hw_sim: SimulatorServer, prefix: str) -> list[str]:
     return sorted(i.srvrname for i in hw_sim.model.instances.values()
                   if i.srvrname.startswith(prefix) and i.status not in ("TERMINATED", "DELETED"))
+
+
+def unwrap(address: str, token: str, env: dict[str, str]) -> Secret:
+    reply = requests.post(f"{address}/v1/sys/wrapping/unwrap", headers={"X-Vault-Token": token}, timeout=10,
+                          verify=env["VAULT_CACERT"])
+    reply.raise_for_status()
+    return Secret(reply.json()["data"]["secret_id"])
+
+
+def ssh_key(state: str) -> str:
+    """The nodes' admin SSH key, from the ClusterSecrets resource's (secret) outputs of the exported state."""
+    [resource] = [r for r in json.loads(state)["deployment"]["resources"] if r["type"].endswith("vault:ClusterSecrets")]
+    value = resource["outputs"]["ssh_private_key"]
+    return str(json.loads(value["plaintext"]) if isinstance(value, dict) else value)
+
+
+@contextmanager
+def node_shell(address: str, private_key: str) -> Iterator[paramiko.SSHClient]:
+    host = address.removeprefix("https://").rsplit(":", 1)[0]
+    client = ssh_connect(host, ClientKey(private_key, ""))
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tmp_path: Path) -> None:
@@ -79,6 +109,25 @@ def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tmp_path:
         assert oct(shares_file.stat().st_mode & 0o777) == "0o600"
 
         project.pulumi("preview", "--expect-no-changes", stack="main")
+
+        # The leader's process killed during writes with the system AppRole (its wrapped secret id opened once):
+        # 0 failed operations; the restarted node is sealed, and `invoke vault.unseal` by 3 operators brings it back.
+        system = VaultClient(VaultConfig(tuple(addresses), role_id=secret["system_role_id"],
+                                         secret_id=unwrap(addresses[0], secret["system_secret_id_wrapped"], env),
+                                         verify=env["VAULT_CACERT"]))
+        leader = next(s.address for s in probe_all(addresses, timeout=3.0, verify=env["VAULT_CACERT"]) if s.active)
+        admin = ssh_key(state)
+        with system, node_shell(leader, admin) as shell:
+            assert ssh_run(shell, "kill -9 $(cat /run/pm-standins/units/openbao.pid)")[0] == 0
+            written = [kv.write_next(system, paths.SecretPath("vps", f"cluster-e2e/op{i}"), {"i": i})
+                       for i in range(30)]
+            assert written == [1] * 30 and system.failovers >= 1
+            assert ssh_run(shell, "systemctl start openbao")[0] == 0
+        for command, command_env in (unseal_command(shares_file, op, addresses) for op in operators[2:5]):
+            run = subprocess.run(command, env=command_env, cwd=REPO, capture_output=True, text=True, timeout=300)
+            assert run.returncode == 0, run.stdout[-3000:]
+        states = probe_all(addresses, timeout=3.0, verify=env["VAULT_CACERT"])
+        assert sum(s.active for s in states) == 1 and not any(s.sealed for s in states)
 
         # A second init of the running cluster (its init resource lost): refused, nothing changed.
         urn = next(r["urn"] for r in json.loads(state)["deployment"]["resources"]
