@@ -34,10 +34,6 @@ class Plan:
     reason: dict[str, str] = field(default_factory=dict)
     removed: tuple[str, ...] = ()
 
-    def matrix(self) -> dict[str, list[dict[str, str]]]:
-        """The GitHub Actions matrix (``include`` form)."""
-        return {"include": [{"stack": stack} for stack in self.stacks]}
-
 
 def all_stacks(repo: Path, revision: str = "HEAD") -> list[str]:
     """The stacks committed at ``revision``: an untracked or uncommitted stack file is not a deployable stack."""
@@ -83,6 +79,32 @@ def plan(changed: Iterable[str], existing: Iterable[str]) -> Plan:
             touched.setdefault(stack, f"shared code changed ({shared_change})")
     ordered = tuple(sorted(touched))
     return Plan(stacks=ordered, reason={s: touched[s] for s in ordered}, removed=tuple(sorted(removed)))
+
+
+def plan_for(repo: Path, base: str = "", head: str = "HEAD", only: Iterable[str] = ()) -> Plan:
+    """The plan of a change: the stacks ``base...head`` touches (every stack committed at ``head`` without a
+    base), restricted to ``only`` when given. ``ci.plan`` and ``ci.deploy --shard`` both call this with the same
+    revisions, so every shard job sees the list the plan job saw."""
+    existing = all_stacks(repo, head)
+    result = (plan(changed_files(repo, base, head), existing) if base
+              else plan_all(existing, f"every stack committed at {head} (no --base to compare with)"))
+    wanted = sorted(set(only))
+    if not wanted:
+        return result
+    unknown = [stack for stack in wanted if stack not in existing]
+    if unknown:
+        raise PlanError(f"no stack file committed at {head} for: {', '.join(unknown)}")
+    kept = tuple(stack for stack in result.stacks if stack in wanted)
+    return Plan(stacks=kept, reason={s: result.reason[s] for s in kept}, removed=result.removed)
+
+
+def resolve(repo: Path, revision: str) -> str:
+    """The commit a revision names (the plan job hands it to the deploy jobs: a branch may move meanwhile)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd=repo,
+                              check=True, capture_output=True, text=True).stdout.strip()
+    except subprocess.CalledProcessError:
+        raise PlanError(f"git revision {revision!r} does not name a commit") from None
 
 
 def changed_files(repo: Path, base: str, head: str = "HEAD") -> list[str]:

@@ -38,5 +38,7 @@ def test_workflow_runs_stacks_through_invoke_with_a_guard(path: Path) -> None:
     assert any("invoke ci.deploy" in run for run in runs)
     assert any("invoke ci.vault-login" in run for run in runs)
     stack_jobs = [job for job in jobs.values() if "matrix" in job.get("strategy", {})]
-    assert stack_jobs and all("matrix.stack" in job["concurrency"]["group"] for job in stack_jobs)
+    assert stack_jobs and all("--shard" in step.get("run", "") for job in stack_jobs for step in job["steps"]
+                              if "invoke ci.deploy" in step.get("run", ""))
+    assert data["concurrency"]["group"]  # one run of the workflow at a time (per pull request for previews)
     assert data["permissions"]["id-token"] == "write"
