@@ -4,7 +4,8 @@ admin API under ``/_sim/`` (header ``X-Sim-Key: <api key>``):
 - ``POST /_sim/faults`` ``{"kind": ..., "times": 1, "action": null, "status": 500, "delay": 0, "drop": false}``
 - ``DELETE /_sim/faults`` clears them; ``GET /_sim/faults`` lists the pending ones
 - ``PATCH /_sim/settings`` ``{"build_delay": 2, ...}``
-- ``GET /_sim/instances`` (secrets left out); ``PATCH /_sim/instances/<serviceid>`` ``{"status": ..., "srvrname": ...,
+- ``GET /_sim/instances`` (secrets left out; plus ``rdns``, ip -> PTR name, which the API shows only per
+  instance through ``get_instance_ips``); ``PATCH /_sim/instances/<serviceid>`` ``{"status": ..., "srvrname": ...,
   "main_ip": ...}`` changes an instance behind the client's back (drift)
 - ``GET /_sim/calls``: the last API calls received, ``[{"action": ..., "family": "ipv4"|"ipv6"}]``
 
@@ -224,7 +225,8 @@ class SimulatorServer:
         if route == "instances" and method == "GET":
             with self.model.lock:
                 self.model.advance()
-                return HTTPStatus.OK, [_public(i.to_api(self.settings)) for i in self.model.instances.values()]
+                return HTTPStatus.OK, [{**_public(i.to_api(self.settings)), "rdns": dict(i.rdns)}
+                                       for i in self.model.instances.values()]
         if route == "calls" and method == "GET":
             return HTTPStatus.OK, list(self.calls)
         if route == "ssh-keys" and method == "GET":

@@ -123,7 +123,7 @@ def _assert_migrated(project: TenantProject, tenant: str, before: dict[str, Any]
     assert str(live[0]["serviceid"]) == after["serviceid"] != before["serviceid"]
     assert _a(project, f"mail.{domain}") == [after["main_ip"]]
     assert f"ip4:{after['main_ip']} " in _txt(project, domain)[0] + " "
-    assert {"ip": after["main_ip"], "rdns": f"mail.{domain}"} in live[0]["ips"]
+    assert live[0]["ips"] == [after["main_ip"]] and live[0]["rdns"] == {after["main_ip"]: f"mail.{domain}"}
     assert _stack_file(project, tenant) == stack_file  # the migration never edits the stack file
     intent = _intent(project, tenant)
     assert intent["vps_generation"] == generation and intent.get("copy_from") is None
