@@ -33,6 +33,9 @@ class Plan:
     stacks: tuple[str, ...]
     reason: dict[str, str] = field(default_factory=dict)
     removed: tuple[str, ...] = ()
+    progressive: bool = False
+    """Every stack is touched for a reason outside its own stack file (shared code, no base to compare with): the
+    deployment goes canaries first, then waves (``pipeline.waves``)."""
 
 
 def all_stacks(repo: Path, revision: str = "HEAD") -> list[str]:
@@ -56,7 +59,7 @@ def stacks_on_disk(project: Path) -> list[str]:
 def plan_all(existing: Iterable[str], why: str) -> Plan:
     """Every stack, for one stated reason (no base revision to compare with, a scheduled run)."""
     ordered = tuple(sorted(set(existing)))
-    return Plan(stacks=ordered, reason=dict.fromkeys(ordered, why))
+    return Plan(stacks=ordered, reason=dict.fromkeys(ordered, why), progressive=True)
 
 
 def plan(changed: Iterable[str], existing: Iterable[str]) -> Plan:
@@ -78,7 +81,8 @@ def plan(changed: Iterable[str], existing: Iterable[str]) -> Plan:
         for stack in existing_set:
             touched.setdefault(stack, f"shared code changed ({shared_change})")
     ordered = tuple(sorted(touched))
-    return Plan(stacks=ordered, reason={s: touched[s] for s in ordered}, removed=tuple(sorted(removed)))
+    return Plan(stacks=ordered, reason={s: touched[s] for s in ordered}, removed=tuple(sorted(removed)),
+                progressive=shared_change is not None)
 
 
 def plan_for(repo: Path, base: str = "", head: str = "HEAD", only: Iterable[str] = ()) -> Plan:
@@ -95,7 +99,8 @@ def plan_for(repo: Path, base: str = "", head: str = "HEAD", only: Iterable[str]
     if unknown:
         raise PlanError(f"no stack file committed at {head} for: {', '.join(unknown)}")
     kept = tuple(stack for stack in result.stacks if stack in wanted)
-    return Plan(stacks=kept, reason={s: result.reason[s] for s in kept}, removed=result.removed)
+    return Plan(stacks=kept, reason={s: result.reason[s] for s in kept}, removed=result.removed,
+                progressive=result.progressive)
 
 
 def resolve(repo: Path, revision: str) -> str:

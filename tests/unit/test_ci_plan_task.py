@@ -58,17 +58,26 @@ def _plan(repo: Path, *args: str, tmp_path: Path) -> tuple[dict[str, object], di
     return json.loads(result.stdout), values
 
 
-def test_a_shared_code_change_is_at_most_64_jobs(fleet_repo: Path, tmp_path: Path) -> None:
-    matrix, out = _plan(fleet_repo, "--base", "HEAD~2", "--head", "HEAD~1", tmp_path=tmp_path)
-    assert matrix == {"include": [{"shard": f"{i}/64"} for i in range(1, 65)]}
+def test_a_shared_code_change_is_canaries_then_waves_of_at_most_64_jobs(fleet_repo: Path, tmp_path: Path) -> None:
+    printed, out = _plan(fleet_repo, "--base", "HEAD~2", "--head", "HEAD~1", tmp_path=tmp_path)
+    assert printed["matrix"] == {"include": [{"shard": f"{i}/64"} for i in range(1, 65)]}  # the previews' jobs
+    stages = {stage["name"]: stage for stage in printed["stages"]}  # type: ignore[attr-defined]
+    assert list(stages) == ["canary", "wave-1", "wave-2", "wave-3", "wave-4"]
+    assert [stages[name]["stacks"] for name in stages] == [1, 6, 24, 90, 179]
+    assert stages["wave-4"]["matrix"] == {"include": [{"shard": f"{i}/64"} for i in range(1, 65)]}
+    assert [out[f"stage{i}"] for i in range(1, 6)] == list(stages)
+    assert json.loads(out["matrix1"]) == {"include": [{"shard": "1/1"}]}
     assert out["any"] == "true" and out["stacks"] == "300" and out["base"] == _git(fleet_repo, "rev-parse", "HEAD~2")
+    assert out["rollout"] == printed["rollout"] and out["rollout"].startswith(_git(fleet_repo, "rev-parse",
+                                                                                    "HEAD~1")[:12])
     shards = [slice_of(plan_for(fleet_repo, out["base"], "HEAD~1").stacks, Shard(i, 64)) for i in range(1, 65)]
     assert sorted(s for part in shards for s in part) == [f"t{i:03d}" for i in range(300)]
 
 
 def test_a_stack_file_change_is_one_job_and_the_limit_is_enforced(fleet_repo: Path, tmp_path: Path) -> None:
-    matrix, out = _plan(fleet_repo, "--base", "HEAD~1", tmp_path=tmp_path)
-    assert matrix == {"include": [{"shard": "1/1"}]} and out["stacks"] == "1"
+    printed, out = _plan(fleet_repo, "--base", "HEAD~1", tmp_path=tmp_path)
+    assert printed["stages"] == [{"name": "stacks", "stacks": 1, "matrix": {"include": [{"shard": "1/1"}]}}]
+    assert out["stacks"] == "1" and out["stage1"] == "stacks" and out["stage2"] == ""
     refused = subprocess.run([sys.executable, "-m", "invoke", "ci.plan", "--repo", str(fleet_repo), "--max-jobs",
                               "257"], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert refused.returncode == 2 and "256" in refused.stdout + refused.stderr

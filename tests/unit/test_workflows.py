@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -29,16 +30,53 @@ def test_workflows_pass_actionlint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((REPO / ".github" / "workflows" / name).read_text())
+    return data
+
+
+def _runs(data: dict[str, Any]) -> list[str]:
+    return [step.get("run", "") for job in data["jobs"].values() for step in job.get("steps", [])]
+
+
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
-def test_workflow_runs_stacks_through_invoke_with_a_guard(path: Path) -> None:
+def test_every_matrix_job_deploys_a_shard_and_runs_of_a_workflow_do_not_overlap(path: Path) -> None:
     data = yaml.safe_load(path.read_text())
-    jobs = data["jobs"]
-    runs = [step.get("run", "") for job in jobs.values() for step in job.get("steps", [])]
+    triggers = data.get(True, data.get("on"))  # YAML 1.1 reads the key `on` as True
+    if "workflow_call" not in triggers:  # a called workflow runs inside its caller's group
+        assert data["concurrency"]["group"]
+    for job in data["jobs"].values():
+        if "matrix" in job.get("strategy", {}):
+            assert all("--shard" in step.get("run", "") for step in job["steps"] if "invoke ci.deploy" in step.get(
+                "run", ""))
+
+
+def test_previews_plan_log_in_and_preview_shards() -> None:
+    data = _load("tenant-preview.yml")
+    runs = _runs(data)
     assert any("invoke ci.plan" in run for run in runs)
-    assert any("invoke ci.deploy" in run for run in runs)
-    assert any("invoke ci.vault-login" in run for run in runs)
-    stack_jobs = [job for job in jobs.values() if "matrix" in job.get("strategy", {})]
-    assert stack_jobs and all("--shard" in step.get("run", "") for job in stack_jobs for step in job["steps"]
-                              if "invoke ci.deploy" in step.get("run", ""))
-    assert data["concurrency"]["group"]  # one run of the workflow at a time (per pull request for previews)
+    assert any("invoke ci.vault-login --role ci-preview" in run for run in runs)
+    assert any("invoke ci.deploy --operation preview" in run and "--shard" in run for run in runs)
     assert data["permissions"]["id-token"] == "write"
+
+
+def test_deploys_go_stage_by_stage_through_shards_and_gates() -> None:
+    from pipeline.waves import MAX_STAGES
+
+    deploy = _load("tenant-deploy.yml")
+    assert any("invoke ci.plan" in run for run in _runs(deploy))
+    stages = [name for name in deploy["jobs"] if name.startswith("stage-")]
+    assert len(stages) == MAX_STAGES  # one job per stage ci.plan can emit
+    for number, name in enumerate(stages, 1):
+        job = deploy["jobs"][name]
+        assert job["uses"] == "./.github/workflows/tenant-deploy-stage.yml"
+        assert f"stage{number}" in job["if"] and f"matrix{number}" in job["with"]["matrix"]
+        if number > 1:  # a halted stage (its gate failed) skips every later one
+            assert f"stage-{number - 1}" in job["needs"]
+    stage = _load("tenant-deploy-stage.yml")
+    runs = _runs(stage)
+    assert any("invoke ci.deploy --operation up --stage" in run and "--shard" in run for run in runs)
+    assert any("invoke ci.rollout-gate" in run for run in runs)
+    assert any("invoke ci.vault-login --role ci-deploy" in run for run in runs)
+    assert stage["jobs"]["gate"]["needs"] == "deploy" and "!cancelled()" in stage["jobs"]["gate"]["if"]
+    assert deploy["permissions"]["id-token"] == "write" and stage["permissions"]["id-token"] == "write"
