@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shlex
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -39,10 +41,11 @@ from pipeline.waves import (
     stage_named,
     stages_for,
 )
-from tasks_lib.ci_report import markdown, print_summary, write_step_summary
+from tasks_lib.ci_report import health_markdown, markdown, print_summary, write_step_summary
 from tasks_lib.day2 import connection_env
 from toolkit.errors import ToolkitError
 from vault.client import VaultClient
+from vault.locks import held
 
 REPO = Path(__file__).resolve().parent.parent
 console = Console(stderr=True)
@@ -264,6 +267,47 @@ def rollout(c: Context, base: str = "", head: str = "HEAD", stacks: str = "",
     except ToolkitError as exc:
         raise Exit(f"ci.rollout: {exc}", code=2) from None
     _finish(summary, final=True)
+
+
+@task(name="locked", iterable=["task"], help={
+    "name": "the lock (e.g. vault-backup): at most one run holds it at a time",
+    "task": "an invoke task line to run while holding it (repeatable, run in order, the first failure stops)",
+    "ttl_minutes": "the lease, renewed while the tasks run: a holder that died frees the lock this long after "
+                   "its last renewal (default 10)",
+})
+def locked(c: Context, name: str, task: list[str] | None = None, ttl_minutes: int = 10) -> None:
+    """Run invoke tasks while holding a Vault lock record (vault.locks), for scheduled jobs that must not run twice
+    at once (the backup, the drill): a second run exits 2 naming the holder and does nothing."""
+    lines = task or []
+    if not lines:
+        raise Exit("ci.locked: give at least one --task", code=2)
+    try:
+        with VaultClient.from_env(connection_env()) as vault, held(vault, name, ttl=dt.timedelta(minutes=ttl_minutes)):
+            console.print(f"holding lock {name}")
+            for line in lines:
+                code = subprocess.run([sys.executable, "-m", "invoke", *shlex.split(line)], cwd=REPO,
+                                      check=False).returncode
+                if code:
+                    raise Exit(f"ci.locked: invoke {line} exited {code}", code=code)
+    except ToolkitError as exc:
+        raise Exit(f"ci.locked: {type(exc).__name__}: {exc}", code=2) from None
+
+
+@task(name="health-report", help={"status_file": "the output of `invoke status --json`"})
+def health_report(c: Context, status_file: str) -> None:
+    """The fleet's health (from `invoke status --json`) in the GitHub job summary; exit 2 when any check is
+    critical (or the report is missing: status itself failed), else 0."""
+    try:
+        report = json.loads(Path(status_file).read_text())
+    except (OSError, ValueError) as exc:
+        write_step_summary(f"### Fleet health: no report\n\n`invoke status --json` produced none ({exc}).\n")
+        raise Exit(f"ci.health-report: no status report in {status_file}: {exc}", code=2) from None
+    text = health_markdown(report)
+    write_step_summary(text)
+    print(text)
+    critical = report.get("summary", {}).get("tenants", {}).get("critical", 0)
+    if critical:
+        raise Exit(f"{critical} tenant(s) with a critical check", code=2)
 
 
 @task(name="vault-login", help={"role": "Vault jwt auth role for this pipeline", "audience": "token audience"})

@@ -1,10 +1,12 @@
-"""What the CI tasks print: the rollout's stages and what was and was not deployed, as a table on the console and
-as Markdown in the GitHub job summary (``$GITHUB_STEP_SUMMARY``), never more than ``LIMIT`` names per list."""
+"""What the CI tasks print: the rollout's stages and what was and was not deployed, and the hourly fleet health (from
+`invoke status --json`), as text on the console and as Markdown in the GitHub job summary
+(``$GITHUB_STEP_SUMMARY``), never more than ``LIMIT`` rows per list."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -74,3 +76,30 @@ def write_step_summary(text: str) -> None:
     if path:
         with open(path, "a") as handle:
             handle.write(text)
+
+
+SEVERITIES = ("critical", "unknown", "warning", "ok")
+
+
+def health_markdown(report: Mapping[str, Any]) -> str:
+    """The fleet's health for the job summary: counts per severity, then every critical (and unknown) tenant with
+    the checks that are not ok."""
+    summary = report.get("summary", {})
+    tenants = summary.get("tenants", {})
+    checks = summary.get("checks", {})
+    lines = [f"### Fleet health at {report.get('checked_at')}: **{report.get('severity')}**", "",
+             "| | " + " | ".join(SEVERITIES) + " |", "|---|" + "---|" * len(SEVERITIES),
+             "| tenants | " + " | ".join(str(tenants.get(s, 0)) for s in SEVERITIES) + " |",
+             "| checks | " + " | ".join(str(checks.get(s, 0)) for s in SEVERITIES) + " |"]
+    for severity in ("critical", "unknown"):
+        found = [t for t in report.get("tenants", []) if t.get("severity") == severity]
+        if not found:
+            continue
+        lines += ["", f"#### {severity} ({len(found)})", "", "| tenant | checks not ok |", "|---|---|"]
+        for tenant in found[:LIMIT]:
+            bad = [f"{name}: {cell.get('severity')} - {cell.get('summary')}"
+                   for name, cell in tenant.get("checks", {}).items() if cell.get("severity") != "ok"]
+            lines.append(f"| {tenant.get('tenant')} | {'<br>'.join(bad).replace('|', '/')} |")
+        if len(found) > LIMIT:
+            lines.append(f"| ... | and {len(found) - LIMIT} more |")
+    return "\n".join(lines) + "\n"

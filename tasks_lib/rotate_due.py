@@ -5,11 +5,16 @@ what is due with the injectable clock, and carries it out through the engine: on
 The DMARC rollout rides along (``fleet.dmarc``): a domain whose next stage is due advances only when the stage in
 force verifies at the authoritative servers; a held domain (`pm:dmarc_hold`) stays; a failed verification blocks
 the step, is audited, and makes the job exit 1 (the other tenants' work still runs).
+
+A run that changes something holds the Vault lock ``rotate-due`` (``vault.locks``): a second run at the same time
+exits 2 naming the holder and changes nothing; a killed run's lock is free 10 minutes later (the lease is
+renewed while the run lives). A missed day needs nothing special: the next run does whatever is due by then.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 
 from invoke.context import Context
 from invoke.exceptions import Exit
@@ -24,6 +29,10 @@ from fleet.rotation_runner import Outcome, load_tenants, record_dmarc_starts, ru
 from fleet.rotation_runner import plan as plan_all
 from tasks_lib.day2 import COMMON_HELP, console, fail, fleet_context, require_settings
 from toolkit.errors import ToolkitError
+from vault.locks import held
+
+LOCK = "rotate-due"
+"""One run at a time (the schedule, an operator): a second one exits 2 naming the holder (``vault.locks``)."""
 
 
 def _plan_table(plan: DuePlan, dmarc: DmarcPlan, now: dt.datetime, limit: int) -> Table:
@@ -62,7 +71,8 @@ def due(_c: Context, dry_run: bool = False, parallelism: int = 4, tenant: list[s
     blocked = False
     try:
         with fleet_context(work_dir=work_dir, audit_log=audit_log, now=now, verbose=verbose,
-                           dry_run=dry_run) as (ctx, project, env):
+                           dry_run=dry_run) as (ctx, project, env), \
+                nullcontext() if dry_run else held(ctx.vault, LOCK):
             configs, problems = load_tenants(project / "stacks", tenant or [])
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), console=console, transient=True) as progress:

@@ -80,3 +80,21 @@ def test_deploys_go_stage_by_stage_through_shards_and_gates() -> None:
     assert any("invoke ci.vault-login --role ci-deploy" in run for run in runs)
     assert stage["jobs"]["gate"]["needs"] == "deploy" and "!cancelled()" in stage["jobs"]["gate"]["if"]
     assert deploy["permissions"]["id-token"] == "write" and stage["permissions"]["id-token"] == "write"
+
+
+@pytest.mark.parametrize(("name", "cron", "tasks"), [
+    ("vault-backup.yml", "0 2 * * *", ["invoke ci.locked --name vault-backup --task vault.backup --task "
+                                       "vault.backup-status"]),
+    ("rotate-due.yml", "30 3 * * *", ["invoke rotate.due"]),  # holds the lock rotate-due itself
+    ("fleet-health.yml", "17 * * * *", ["invoke status --json", "invoke ci.health-report --status-file"]),
+    ("dr-drill.yml", "0 4 1 1,4,7,10 *", ['invoke ci.locked --name dr-drill --task "dr.drill']),
+])
+def test_scheduled_jobs_run_their_tasks_queued_and_locked(name: str, cron: str, tasks: list[str]) -> None:
+    data = _load(name)
+    triggers = data.get(True, data.get("on"))
+    assert triggers["schedule"] == [{"cron": cron}] and "workflow_dispatch" in triggers  # by hand after a miss
+    assert data["concurrency"] == {"group": name.removesuffix(".yml"), "cancel-in-progress": False}
+    runs = _runs(data)
+    assert any("invoke ci.vault-login" in run for run in runs)
+    for wanted in tasks:
+        assert any(wanted in run for run in runs), wanted
