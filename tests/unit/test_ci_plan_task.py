@@ -42,7 +42,8 @@ def fleet_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _git(repo, "commit", "-qm", "fleet")
     (repo / "fleet" / "x.py").write_text("A = 2\n")
     _git(repo, "commit", "-qam", "shared code")
-    (stacks / "Pulumi.t042.yaml").write_text((stacks / "Pulumi.t042.yaml").read_text().replace("pm20261125", "pm20261126"))
+    one = stacks / "Pulumi.t042.yaml"
+    one.write_text(one.read_text().replace("pm20261125", "pm20261126"))
     _git(repo, "commit", "-qam", "one stack")
     return repo
 
