@@ -1,6 +1,6 @@
 """What a Mailu install looks like on its host now: the digest of the files the installer manages, read over SSH.
 
-Used by ``MailuInstall.read`` (refresh). The digest has the installer's formula (``mailu.files.files_digest``: path,
+Used by ``MailuInstall.read`` (refresh). The digest has the installer's formula (``hostops.files.files_digest``: path,
 content SHA-256 and mode of every managed file, sorted by path), taken from the live files instead of the desired
 ones, so a converged host gives exactly the ``files_digest`` its last install reported, and any edit, chmod or
 removal of a managed file gives another one. Nothing is written on the host and no secret content is read:

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hostops.files import DesiredFile
 from mailu import docker_apt
 from mailu.errors import MailuInstallError
-from mailu.files import DesiredFile
 from mailu.ports import PUBLISHED_PORTS
 from toolkit.ssh import RemoteExecutor, quote_all
 

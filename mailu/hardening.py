@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mailu.files import DesiredDir, DesiredFile
+from hostops.files import DesiredDir, DesiredFile
 from mailu.ports import MAIL_PORTS
 from toolkit import validate
 from toolkit.errors import ValidationError
@@ -166,25 +166,6 @@ def firewall_policy(config: HardeningConfig) -> str:
         "default outgoing allow\n"
         f"allow {ports}\n"
     )
-
-
-def ufw_apply_commands(config: HardeningConfig, extra_allowed: tuple[str, ...] = ()) -> list[list[str]]:
-    commands = [["ufw", "default", "deny", "incoming"], ["ufw", "default", "allow", "outgoing"]]
-    commands += [["ufw", "allow", f"{port}/tcp"] for port in config.allowed_tcp_ports]
-    commands += [["ufw", "delete", "allow", rule] for rule in extra_allowed]
-    commands.append(["ufw", "--force", "enable"])
-    return commands
-
-
-def parse_ufw_status(text: str) -> tuple[bool, set[str]]:
-    """(active?, allowed rules like ``22/tcp``) from ``ufw status`` output; IPv6 duplicates folded."""
-    active = bool(re.search(r"^Status:\s*active\s*$", text, re.MULTILINE))
-    allowed: set[str] = set()
-    for line in text.splitlines():
-        match = re.match(r"^(\S+)(?:\s+\(v6\))?\s+ALLOW(?:\s+IN)?\s+", line)
-        if match:
-            allowed.add(match.group(1))
-    return active, allowed
 
 
 def hardening_dirs(config: HardeningConfig) -> list[DesiredDir]:

@@ -38,6 +38,11 @@ from typing import Any
 
 import yaml
 
+from hostops.files import DesiredDir, DesiredFile, FileChange, files_digest, sync_dirs, sync_files
+from hostops.firewall import ensure_ufw
+from hostops.services import ensure_service
+from hostops.sshd import SshdConfigRefused, apply_dropin
+from hostops.users import ensure_key_login_user
 from mailu import docker_host, hardening
 from mailu.admin_account import (
     ADMIN_MARKER,
@@ -48,7 +53,6 @@ from mailu.admin_account import (
 )
 from mailu.config import COMPOSE_PROJECT, INSTALL_ROOT, MailuConfig
 from mailu.errors import MailuHealthError, MailuInstallError
-from mailu.files import DesiredDir, DesiredFile, FileChange, files_digest, sync_dirs, sync_files
 from mailu.hardening import HardeningConfig
 from mailu.overrides import FRONT_RESTART_PATHS, front_override_files, stale_override_paths
 from mailu.probe import ProbeReport, probe_mailu
@@ -57,7 +61,6 @@ from mailu.restart import DKIM_KEY_SERVICES, compose_services, env_services, ser
 from toolkit.errors import ToolkitError, ValidationError
 from toolkit.redact import Secret
 from toolkit.ssh import RemoteExecutor, quote_all
-from toolkit.tenant_files import AUTHORIZED_KEYS, TenantFiles
 from toolkit.wait import WaitTimeout, wait_for
 
 COMPOSE: tuple[str, ...] = ("docker", "compose", "--project-name", COMPOSE_PROJECT, "--file", COMPOSE_PATH)
@@ -288,16 +291,8 @@ class MailuInstaller:
 
     def _service(self, step: str, unit: str, *, restart: bool) -> StepResult:
         """Enable and start ``unit`` if needed; with ``restart``, restart it (after its config changed)."""
-        if restart:
-            self._ex.run(quote_all(["systemctl", "enable", unit]) + "; " + quote_all(["systemctl", "restart", unit]))
-            return StepResult(step, True, f"restarted {unit}")
-        probe = self._ex.run(quote_all(["systemctl", "is-active", unit]) + "; "
-                             + quote_all(["systemctl", "is-enabled", unit]), check=False)
-        states = probe.stdout.split()
-        if states[:2] == ["active", "enabled"]:
-            return StepResult(step, False)
-        self._ex.run(quote_all(["systemctl", "enable", "--now", unit]))
-        return StepResult(step, True, f"enabled and started {unit}")
+        change = ensure_service(self._ex, unit, restart=restart)
+        return StepResult(step, change.changed, change.detail)
 
     def _dirs(self, step: str, dirs: list[DesiredDir]) -> StepResult:
         changed = sync_dirs(self._ex, dirs)
@@ -424,18 +419,8 @@ class MailuInstaller:
         return StepResult("admin-account", True, f"set {config.admin_email}{alias}")
 
     def _firewall(self, config: HardeningConfig) -> StepResult:
-        status = self._ex.run(["ufw", "status"])
-        active, allowed = hardening.parse_ufw_status(status.stdout)
-        wanted = {f"{port}/tcp" for port in config.allowed_tcp_ports}
-        extra = tuple(sorted(allowed - wanted))
-        sync_dirs(self._ex, [DesiredDir("/etc/pm-mail-infra", 0o755)])
-        marker = hardening.firewall_files(config)
-        marker_stat = self._ex.file_stats([marker[0].path])[marker[0].path]
-        if active and allowed == wanted and marker_stat is not None and marker_stat.sha256 == marker[0].sha256:
-            return StepResult("firewall", False)
-        self._ex.run(" && ".join(quote_all(command) for command in hardening.ufw_apply_commands(config, extra)))
-        sync_files(self._ex, marker)
-        return StepResult("firewall", True, "allowed " + " ".join(sorted(wanted, key=lambda r: int(r.split("/")[0]))))
+        change = ensure_ufw(self._ex, config.allowed_tcp_ports, hardening.firewall_files(config)[0])
+        return StepResult("firewall", change.changed, change.detail)
 
     def _files_and_service(self, step: str, files: list[DesiredFile], unit: str, *, restart: bool) -> StepResult:
         sync_dirs(self._ex, [DesiredDir(d, 0o755) for d in sorted({f.path.rsplit("/", 1)[0] for f in files})])
@@ -446,41 +431,15 @@ class MailuInstaller:
         return StepResult(step, changed, detail)
 
     def _sshd(self) -> StepResult:
-        files = hardening.sshd_files()
-        path = files[0].path
-        sync_dirs(self._ex, [DesiredDir("/etc/ssh/sshd_config.d", 0o755)])
-        previous = self._ex.read_file_if_exists(path)
-        result, changes = self._files("sshd", files)
-        if not any(c.content_changed for c in changes):
-            return result
-        check = self._ex.run(["sshd", "-t"], check=False)
-        if not check.ok:
-            if previous is None:
-                self._ex.run(["rm", "-f", "--", path])
-            else:
-                self._ex.put_file(path, previous, mode=0o644)
-            raise MailuInstallError("sshd", f"sshd -t rejected the drop-in, previous state restored: {check.stderr}")
-        self._ex.run(["systemctl", "reload", "ssh"])
-        return StepResult("sshd", True, result.detail + "; reloaded ssh")
+        try:
+            change = apply_dropin(self._ex, hardening.sshd_files())
+        except SshdConfigRefused as exc:
+            raise MailuInstallError("sshd", str(exc)) from None
+        return StepResult("sshd", change.changed, change.detail)
 
     def _tenant_user(self, config: HardeningConfig) -> StepResult:
-        user = config.tenant_user
-        exists = self._ex.run(["id", "-u", user], check=False).ok
-        details: list[str] = []
-        if not exists:
-            self._ex.run(["useradd", "--create-home", "--shell", "/bin/bash", "--user-group", user])
-            details.append(f"created {user}")
-        # useradd leaves the account locked ("!" password); sshd without PAM refuses locked accounts even with a
-        # valid key. "*" keeps password login impossible while allowing key login.
-        shadow = self._ex.run(["getent", "shadow", user], check=False)
-        if shadow.ok and shadow.stdout.split(":")[1:2] and shadow.stdout.split(":")[1].startswith("!"):
-            self._ex.run(["usermod", "--password", "*", user])
-            details.append(f"unlocked {user} for key-only login")
-        # The home is the tenant's: its directories and authorized_keys are written AS the tenant (root only makes
-        # sure /home/<user> is a real directory of the user), so a link planted there reaches nothing of root's.
-        keys = TenantFiles(self._ex, user).write(AUTHORIZED_KEYS, hardening.tenant_authorized_keys(config).content)
-        details += keys.changes
-        return StepResult("tenant-user", bool(details), "; ".join(details))
+        change = ensure_key_login_user(self._ex, config.tenant_user, hardening.tenant_authorized_keys(config).content)
+        return StepResult("tenant-user", change.changed, change.detail)
 
     def _probes(self, config: MailuConfig, state: _RunState) -> StepResult:
         if not self._probe:

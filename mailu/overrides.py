@@ -18,8 +18,8 @@ With ``mta_sts_mode: none`` neither file exists and nothing is published.
 from __future__ import annotations
 
 from dnsrecords.recordset import mta_sts_policy
+from hostops.files import DesiredFile
 from mailu.config import INSTALL_ROOT, MailuConfig
-from mailu.files import DesiredFile
 
 NGINX_OVERRIDES = f"{INSTALL_ROOT}/overrides/nginx"
 MTA_STS_CONF = f"{NGINX_OVERRIDES}/mta-sts.conf"

@@ -17,7 +17,7 @@ from toolkit.errors import ToolkitError
 
 STACK_FILE = re.compile(r"^stacks/Pulumi\.(?P<stack>[a-z0-9][a-z0-9-]*)\.yaml$")
 SHARED_PREFIXES = (
-    "components/", "fleet/", "hostwinds/", "vault/", "mailu/", "dnsrecords/", "toolkit/",
+    "components/", "fleet/", "hostops/", "hostwinds/", "vault/", "mailu/", "dnsrecords/", "toolkit/",
 )
 """Every package the tenant program imports (a unit test derives the list from ``__main__.py`` and fails when one
 is missing: a change there changes what `pulumi up` does)."""

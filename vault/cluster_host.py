@@ -25,6 +25,8 @@ from pathlib import Path
 
 import paramiko
 
+from hostops.files import DesiredFile, sync_files
+from hostops.services import ensure_service
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.redact import Secret
 from toolkit.ssh import SshExecutor
@@ -196,7 +198,7 @@ def install_node(ex: SshExecutor, node: NodeFiles, source: OpenBaoSource) -> Ins
     wanted = node.files()
     if node.key_pem is not None:
         ex.register_secret(node.key_pem)
-    facts = _digests(ex, [BINARY, *wanted])
+    facts = _digests(ex, [BINARY])
     changed: list[str] = []
     ex.run("id -u openbao >/dev/null 2>&1 || useradd --system --home-dir /var/lib/openbao --shell /usr/sbin/nologin "
            "openbao; install -d -m 0755 /etc/openbao; install -d -m 0750 -g openbao /etc/openbao/tls; "
@@ -205,19 +207,12 @@ def install_node(ex: SshExecutor, node: NodeFiles, source: OpenBaoSource) -> Ins
     if _binary_differs(ex, source, facts.get(BINARY, "-")):
         _install_binary(ex, source)
         changed.append(BINARY)
-    for path, (content, mode) in wanted.items():
-        if facts.get(path) != hashlib.sha256(content).hexdigest():
-            ex.put_file(path, content, mode=mode, owner="root",
-                        group="openbao" if path.startswith("/etc/openbao") else "root")
-            changed.append(path)
-    if KEY_FILE in changed:
-        ex.run(["chown", "openbao:openbao", KEY_FILE])
-    if UNIT_FILE in changed:
-        ex.run(["systemctl", "daemon-reload"])
-    ex.run(["systemctl", "enable", UNIT])
-    active = ex.run(["systemctl", "is-active", UNIT], check=False).exit_code == 0
-    restart = active and any(p != UNIT_FILE for p in changed)
-    ex.run(["systemctl", "restart" if restart else "start", UNIT])
+    desired = [DesiredFile(path, content, mode, owner="openbao" if path == KEY_FILE else "root",
+                           group="openbao" if path.startswith("/etc/openbao") else "root",
+                           secret=path == KEY_FILE) for path, (content, mode) in wanted.items()]
+    changed += [change.path for change in sync_files(ex, desired)]
+    restart = any(p != UNIT_FILE for p in changed) and ex.run(["systemctl", "is-active", UNIT], check=False).ok
+    ensure_service(ex, UNIT, restart=restart, daemon_reload=UNIT_FILE in changed)
     binary = _digests(ex, [BINARY]).get(BINARY, "-")
     return InstallResult(binary_sha256=binary, changed=tuple(changed), restarted=restart)
 

@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 NOT_PRODUCT_DIRS = ("sandbox", "tests", "bench", "scripts", ".venv", ".sandbox", "pm_mail_infra.egg-info")
 SANDBOX_DRIVERS = ("tasks_lib/sandbox.py", "tasks_lib/demo.py")
-ADAPTERS = ("hostwinds", "vault", "mailu", "dnsrecords", "toolkit")
+ADAPTERS = ("hostwinds", "vault", "mailu", "dnsrecords", "toolkit", "hostops")
 
 # Emptied (issue 12/14): the drill's scratch Vault is vault.server, the tasks read settings through toolkit.connection.
 # Nothing may be added to it.

@@ -6,6 +6,7 @@ import configparser
 
 import pytest
 
+from hostops.firewall import parse_ufw_status, ufw_apply_commands
 from mailu import hardening
 from mailu.hardening import HardeningConfig
 from toolkit.errors import ValidationError
@@ -51,7 +52,7 @@ def test_fail2ban_filter_and_action_parse() -> None:
 def test_firewall_allows_ssh_and_mail_ports_only() -> None:
     config = HardeningConfig(tenant_id="acme1234corp")
     assert config.allowed_tcp_ports == (22, 25, 80, 443, 465, 587, 993)
-    commands = hardening.ufw_apply_commands(config, extra_allowed=("8080/tcp",))
+    commands = ufw_apply_commands(config.allowed_tcp_ports, extra_allowed=("8080/tcp",))
     assert commands[0] == ["ufw", "default", "deny", "incoming"]
     assert ["ufw", "allow", "993/tcp"] in commands
     assert ["ufw", "delete", "allow", "8080/tcp"] in commands
@@ -65,8 +66,8 @@ def test_parse_ufw_status_real_format() -> None:
         "22/tcp                     ALLOW       Anywhere\n25/tcp                     ALLOW IN    Anywhere\n"
         "22/tcp (v6)                ALLOW       Anywhere (v6)\n"
     )
-    assert hardening.parse_ufw_status(text) == (True, {"22/tcp", "25/tcp"})
-    assert hardening.parse_ufw_status("Status: inactive\n") == (False, set())
+    assert parse_ufw_status(text) == (True, {"22/tcp", "25/tcp"})
+    assert parse_ufw_status("Status: inactive\n") == (False, set())
 
 
 def test_tenant_user_and_keys() -> None:

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from components.mailu_install import diff_inputs
+from hostops.files import DesiredFile, files_digest
 from mailu import restart
 from mailu.config import MailuConfig
 from mailu.errors import MailuInstallError
-from mailu.files import DesiredFile, files_digest
 from mailu.hardening import HardeningConfig
 from mailu.installer import (
     InstallRequest,

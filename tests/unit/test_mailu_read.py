@@ -10,8 +10,8 @@ import pytest
 from components import mailu_live
 from components.mailu_install import MailuInstallProvider, diff_inputs, drifted
 from components.mailu_live import live_digest, managed_paths
+from hostops.files import DesiredFile, files_digest
 from mailu.config import MailuConfig
-from mailu.files import DesiredFile, files_digest
 from mailu.hardening import HardeningConfig
 from mailu.secrets import SecretRefs, StaticSecrets
 from tests.fixtures.mailu import make_ed25519, make_secrets
