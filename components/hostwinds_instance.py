@@ -53,6 +53,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
+from components.engine_numbers import whole_numbers
 from components.unknowns import changed_keys, diff_result, is_unknown
 from hostwinds.catalog import Catalog
 from hostwinds.client import CreateRequest, HostwindsClient
@@ -108,10 +109,8 @@ def api_url_failures(news: dict[str, Any]) -> list[pulumi.dynamic.CheckFailure]:
 def _value(props: dict[str, Any], key: str) -> Any:
     """An input as compared by ``diff``: missing -> its default; the engine's numbers (float64) -> int when whole,
     so ``generation`` 1 and 1.0 are the same value."""
-    value = props.get(key)
+    value = whole_numbers(props.get(key))
     value = DEFAULTS.get(key) if value is None else value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
     if key == "plan_id" and isinstance(value, str):
         return LEGACY_PLAN_IDS.get(value, value)
     return value

@@ -185,10 +185,6 @@ class MailuConfig:
         # Before the ports were bound to the public address, "0.0.0.0" was the default: it means "the host".
         if values.get("bind_address") == "0.0.0.0":  # noqa: S104 - read from an older state, never rendered
             values["bind_address"] = ""
-        # Pulumi carries every number as a double: 50000000 comes back as 50000000.0.
-        size = values.get("message_size_limit")
-        if isinstance(size, float) and size.is_integer():
-            values["message_size_limit"] = int(size)
         return cls(**values)
 
     @classmethod

@@ -76,13 +76,8 @@ class SecretRefs:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SecretRefs:
-        values = dict(data)
-        for key in [k for k in values if k.endswith("_version")]:
-            value = values[key]
-            if isinstance(value, float) and value.is_integer():  # Pulumi carries numbers as doubles
-                values[key] = int(value)
         try:
-            return cls(**values)
+            return cls(**dict(data))  # the engine's doubles are whole ints again at the provider's boundary
         except TypeError as exc:
             raise ConfigError("secret_refs", str(exc)) from None
 
