@@ -24,13 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fleet import intent
 from fleet.clock import iso
+from tests import pem
 from toolkit import stack_files
 from vault import kv, paths
 from vault.client import VaultClient
 
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
 SELECTOR = "pm20260101"
-PLACEHOLDER_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "A" * 340 + "\n-----END OPENSSH PRIVATE KEY-----\n"
+PLACEHOLDER_KEY = f"{pem.begin('OPENSSH')}\n" + "A" * 340 + f"\n{pem.end('OPENSSH')}\n"  # markers built at run time
 
 STACK_TEMPLATE = """\
 # Tenant {tenant}: one Pulumi stack. Keys under `pm:` are validated before

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests import pem
 from toolkit.errors import ValidationError
 from toolkit.redact import Secret
 from vault.handover_keyfile import private_key_file
 
-KEY = Secret("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----")
+KEY = Secret(f"{pem.begin('OPENSSH')}\nabc\n{pem.end('OPENSSH')}")
 
 
 def test_a_new_file_gets_the_key_with_mode_0600_whatever_the_umask(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from mailu.installer import (
 )
 from mailu.render import compose_document
 from mailu.secrets import MailuSecrets, SecretRefs, StaticSecrets, resolve_loader
+from tests import pem
 from toolkit.errors import ConfigError
 from toolkit.redact import Secret
 from toolkit.ssh import CommandResult, FileStat
@@ -155,7 +156,7 @@ def test_a_publish_address_the_host_lacks_is_refused() -> None:
 def _request() -> InstallRequest:
     return InstallRequest(config=MailuConfig(domain="acme.example", bind_address="203.0.113.7"),
                           hardening=HardeningConfig(tenant_id="acme1234corp"), secret_key=Secret("K" * 32),
-                          dkim_private_key=Secret("-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n"),
+                          dkim_private_key=Secret(f"{pem.begin()}\nx\n{pem.end()}\n"),
                           admin_password=Secret("pw-0123456789"))
 
 
