@@ -15,12 +15,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import ConfigDict, Field, field_validator
 
 from hostwinds.endpoint import DEFAULT_URL as DEFAULT_URL  # re-exported: callers import it from here
 from hostwinds.endpoint import check_api_url
 from toolkit.errors import ConfigError
+from toolkit.models import SettingsModel, problem_of
 from toolkit.redact import REDACTOR, Secret
 
 ENV_API_KEY = "HOSTWINDS_API_KEY"
@@ -36,45 +38,69 @@ _FORM_FIELD = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _RESERVED_FIELDS = frozenset({"action", "api", "name"})
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(SettingsModel):
+    field_prefix: ClassVar[str] = "retry"
+
     attempts: int = 3
     base_delay: float = 1.0
     max_delay: float = 30.0
 
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ConfigError("retry.attempts", f"must be at least 1, got {self.attempts}")
-        if self.base_delay < 0 or self.max_delay < 0:
-            raise ConfigError("retry.base_delay", "delays must not be negative")
+    @field_validator("attempts")
+    @classmethod
+    def _attempts(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"must be at least 1, got {value}")
+        return value
+
+    @field_validator("base_delay", "max_delay")
+    @classmethod
+    def _delay(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("delays must not be negative")
+        return value
 
     def delay_before(self, attempt: int) -> float:
         """Seconds to wait before try number ``attempt`` (2, 3, ...): base, 2*base, 4*base, ... capped."""
         return float(min(self.max_delay, self.base_delay * 2 ** (attempt - 2)))
 
 
-@dataclass(frozen=True)
-class PollSettings:
+class PollSettings(SettingsModel):
+    field_prefix: ClassVar[str] = "poll"
+
     interval: float = 30.0
     timeout: float = 1800.0
 
-    def __post_init__(self) -> None:
-        if self.interval < 0:
-            raise ConfigError("poll.interval", f"must not be negative, got {self.interval}")
-        if self.timeout <= 0:
-            raise ConfigError("poll.timeout", f"must be positive, got {self.timeout}")
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError(f"must not be negative, got {value}")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        return _positive(value)
 
 
-@dataclass(frozen=True)
-class ClientSettings:
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError(f"must be positive, got {value}")
+    return value
+
+
+class ClientSettings(SettingsModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    field_names: ClassVar[Mapping[str, str]] = ENV_SETTINGS
+
     api_key: Secret
     url: str = DEFAULT_URL
     http_timeout: float = 30.0
     rate_per_second: float = 2.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
     breaker_threshold: int = 5
     breaker_reset_after: float = 60.0
-    poll: PollSettings = field(default_factory=PollSettings)
+    poll: PollSettings = Field(default_factory=PollSettings)
     # [guess] in the API contract: the form field carrying the public key in add_ssh_key (no public source shows it).
     ssh_key_field: str = "key"
     # [guess] a read action listing the account's SSH keys ("" = none known: a taken name is then replaced).
@@ -86,28 +112,51 @@ class ClientSettings:
     # How long a firewall profile may take to show on the instance before it counts as missing (not poll.timeout).
     firewall_wait: float = 120.0
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.api_key, Secret) or not self.api_key.reveal().strip():
-            raise ConfigError("api_key", "must be a non-empty Secret (set HOSTWINDS_API_KEY)")
-        check_api_url(self.url, "url")  # before anything can send the key there
-        if self.rate_per_second <= 0:
-            raise ConfigError("rate_per_second", f"must be positive, got {self.rate_per_second}")
-        if self.http_timeout <= 0:
-            raise ConfigError("http_timeout", f"must be positive, got {self.http_timeout}")
-        if self.breaker_threshold < 1:
-            raise ConfigError("breaker_threshold", f"must be at least 1, got {self.breaker_threshold}")
-        if self.billing_cycle not in BILLING_CYCLES:
-            raise ConfigError(ENV_SETTINGS["billing_cycle"], f"{self.billing_cycle!r} must be one of "
-                                                             f"{', '.join(BILLING_CYCLES)}")
-        if not _FORM_FIELD.match(self.ssh_key_field) or self.ssh_key_field in _RESERVED_FIELDS:
-            raise ConfigError(ENV_SETTINGS["ssh_key_field"], f"{self.ssh_key_field!r} must be a lower-case form field "
-                                                             "name other than action, API and name")
-        if self.ssh_key_list_action and not _FORM_FIELD.match(self.ssh_key_list_action):
-            raise ConfigError(ENV_SETTINGS["ssh_key_list_action"], f"{self.ssh_key_list_action!r} must be a "
-                                                                   "snake_case action name (or empty)")
-        if self.firewall_wait <= 0:
-            raise ConfigError("firewall_wait", f"must be positive, got {self.firewall_wait}")
-        REDACTOR.register(self.api_key)
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _key(cls, value: object) -> Secret:
+        if not isinstance(value, Secret) or not value.reveal().strip():
+            raise ValueError("must be a non-empty Secret (set HOSTWINDS_API_KEY)")
+        REDACTOR.register(value)
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return problem_of(lambda v: check_api_url(v, "url"), value)  # before anything can send the key there
+
+    @field_validator("rate_per_second", "http_timeout", "firewall_wait")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        return _positive(value)
+
+    @field_validator("breaker_threshold")
+    @classmethod
+    def _threshold(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"must be at least 1, got {value}")
+        return value
+
+    @field_validator("billing_cycle")
+    @classmethod
+    def _cycle(cls, value: str) -> str:
+        if value not in BILLING_CYCLES:
+            raise ValueError(f"{value!r} must be one of {', '.join(BILLING_CYCLES)}")
+        return value
+
+    @field_validator("ssh_key_field")
+    @classmethod
+    def _key_field(cls, value: str) -> str:
+        if not _FORM_FIELD.match(value) or value in _RESERVED_FIELDS:
+            raise ValueError(f"{value!r} must be a lower-case form field name other than action, API and name")
+        return value
+
+    @field_validator("ssh_key_list_action")
+    @classmethod
+    def _list_action(cls, value: str) -> str:
+        if value and not _FORM_FIELD.match(value):
+            raise ValueError(f"{value!r} must be a snake_case action name (or empty)")
+        return value
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, api_url: str | None = None,
