@@ -10,7 +10,7 @@ metadata or policies. An alias it could move to another entity is checked before
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from toolkit import validate
@@ -243,5 +243,5 @@ def admin_login(client: VaultClient, username: str, password: Secret, totp_code:
 def approle_client(client: VaultClient, role_id: str, secret_id: Secret) -> VaultClient:
     """A client for the same nodes authenticated with the system AppRole (re-logins on its own)."""
     REDACTOR.register(secret_id)
-    config = replace(client.config, token=None, role_id=role_id, secret_id=secret_id)
+    config = client.config.replaced(token=None, role_id=role_id, secret_id=secret_id)
     return VaultClient(config)

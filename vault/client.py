@@ -25,7 +25,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any, TypeVar
 
 import hvac
@@ -210,7 +209,7 @@ class VaultClient:
         """Another client on the same nodes authenticated by ``token`` (e.g. a tenant or wrapping token).
         ``manage_token=False`` skips the token lookup: a wrapping token must not be spent on it."""
         secret = token if isinstance(token, Secret) else Secret(token)
-        config = replace(self.config, token=secret, role_id=None, secret_id=None)
+        config = self.config.replaced(token=secret, role_id=None, secret_id=None)
         return VaultClient(config, manage_token=manage_token)
 
     def close(self) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import ConfigDict, field_validator, model_validator
 
 from toolkit.errors import ConfigError
+from toolkit.models import SettingsModel
 from toolkit.redact import REDACTOR, Secret
 
 
@@ -17,9 +19,23 @@ def parse_addresses(raw: str) -> tuple[str, ...]:
     return tuple(a.strip().rstrip("/") for a in raw.split(",") if a.strip())
 
 
-@dataclass(frozen=True)
-class VaultConfig:
-    """Where Vault is and how to authenticate. Secrets are ``Secret`` so reprs never show them."""
+def addresses_from_env(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``VAULT_ADDRS`` (comma list), else ``VAULT_ADDR``."""
+    return parse_addresses(env.get("VAULT_ADDRS") or env.get("VAULT_ADDR") or "")
+
+
+def verify_from_env(env: Mapping[str, str]) -> bool | str:
+    """TLS verification for calls that need no token (health, certificates): the ``VAULT_CACERT`` bundle, else the
+    system's trust store."""
+    return env.get("VAULT_CACERT") or True
+
+
+class VaultConfig(SettingsModel):
+    """Where Vault is and how to authenticate. Secrets are ``Secret`` so reprs never show them. The addresses may
+    be given first without their name: ``VaultConfig(addresses, token=...)``."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    field_prefix: ClassVar[str] = "vault"
 
     addresses: tuple[str, ...]
     token: Secret | None = None
@@ -35,19 +51,27 @@ class VaultConfig:
     verify: bool | str = True
     """TLS verification: True, False (sandbox only) or a CA bundle path."""
 
-    def __post_init__(self) -> None:
-        if not self.addresses:
-            raise ConfigError("vault.addresses", "at least one Vault address is required (VAULT_ADDR(S))")
-        for address in self.addresses:
+    def __init__(self, addresses: tuple[str, ...] | None = None, /, **values: Any) -> None:
+        super().__init__(**({"addresses": addresses} if addresses is not None else {}), **values)
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one Vault address is required (VAULT_ADDR(S))")
+        for address in value:
             if not address.startswith(("http://", "https://")) or address.rstrip("/") != address:
-                raise ConfigError(
-                    "vault.addresses", f"{address!r} must look like https://host:8200 (no trailing slash)"
-                )
+                raise ValueError(f"{address!r} must look like https://host:8200 (no trailing slash)")
+        return value
+
+    @model_validator(mode="after")
+    def _auth(self) -> VaultConfig:
         if self.token is None and not (self.role_id and self.secret_id):
             raise ConfigError(
                 "vault.auth", "give a token (VAULT_TOKEN) or AppRole credentials (VAULT_ROLE_ID + VAULT_SECRET_ID)"
             )
         REDACTOR.register(self.token, self.secret_id)
+        return self
 
     @property
     def uses_approle(self) -> bool:
@@ -58,7 +82,7 @@ class VaultConfig:
         """From ``VAULT_ADDRS`` (comma list) or ``VAULT_ADDR``, and ``VAULT_TOKEN`` or
         ``VAULT_ROLE_ID`` + ``VAULT_SECRET_ID`` (``VAULT_APPROLE_MOUNT``, ``VAULT_CACERT`` optional)."""
         env = os.environ if env is None else env
-        addresses = parse_addresses(env.get("VAULT_ADDRS") or env.get("VAULT_ADDR") or "")
+        addresses = addresses_from_env(env)
         token = env.get("VAULT_TOKEN")
         secret_id = env.get("VAULT_SECRET_ID")
         values: dict[str, Any] = {
@@ -68,8 +92,7 @@ class VaultConfig:
             "secret_id": Secret(secret_id) if secret_id else None,
             "approle_mount": env.get("VAULT_APPROLE_MOUNT", "approle"),
         }
-        if env.get("VAULT_CACERT"):
-            values["verify"] = env["VAULT_CACERT"]
+        values["verify"] = verify_from_env(env)
         if values["role_id"] and values["secret_id"]:
             values["token"] = None  # AppRole wins: it can re-login, a static token cannot
         values.update(overrides)
