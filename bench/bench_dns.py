@@ -32,7 +32,8 @@ REVERSE = "2.0.192.in-addr.arpa"
 
 def _provider(server: BindServer, zone: str) -> Rfc2136Provider:
     tsig = server.tsig
-    return Rfc2136Provider(Rfc2136Settings(server.address, zone, tsig.name, tsig.secret, port=server.port))
+    return Rfc2136Provider(Rfc2136Settings(server=server.address, zone=zone, key_name=tsig.name, key_secret=tsig.secret,
+                                           port=server.port))
 
 
 def main() -> None:

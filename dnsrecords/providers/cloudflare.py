@@ -20,11 +20,11 @@ does not exist (81044), a POST told an identical row exists (81058).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
 import requests
+from pydantic import ConfigDict, field_validator
 
 from dnsrecords.errors import (
     CloudflareAuthError,
@@ -34,7 +34,8 @@ from dnsrecords.errors import (
 )
 from dnsrecords.providers.base import DnsProvider
 from dnsrecords.records import Record, quote_txt, unquote_txt
-from toolkit.errors import ConfigError, TransientError
+from toolkit.errors import TransientError
+from toolkit.models import SettingsModel
 from toolkit.redact import REDACTOR, Secret
 from toolkit.wait import Clock, Sleep, WaitTimeout, wait_for
 
@@ -44,8 +45,12 @@ _ALREADY_DONE = {"DELETE": 81044, "POST": 81058}
 """On a retry: the error code that says an earlier attempt whose reply was lost already did the work."""
 
 
-@dataclass(frozen=True)
-class CloudflareSettings:
+class CloudflareSettings(SettingsModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    field_names: ClassVar[Mapping[str, str]] = {"token": "cloudflare_token", "retries": "cloudflare retries",
+                                                "retry_interval": "cloudflare retries",
+                                                "retry_timeout": "cloudflare retries"}
+
     zone: str
     token: Secret
     zone_id: str | None = None  # looked up by name when not given
@@ -60,12 +65,20 @@ class CloudflareSettings:
     retry_timeout: float = 60.0
     """Seconds all attempts of one request may take together."""
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.token, Secret) or not self.token:
-            raise ConfigError("cloudflare_token", "must be a non-empty toolkit.redact.Secret")
-        if self.retries < 0 or self.retry_interval < 0 or self.retry_timeout < 0:
-            raise ConfigError("cloudflare retries", "retries, retry_interval and retry_timeout must not be negative")
-        REDACTOR.register(self.token)
+    @field_validator("token", mode="before")
+    @classmethod
+    def _token(cls, value: object) -> Secret:
+        if not isinstance(value, Secret) or not value:
+            raise ValueError("must be a non-empty toolkit.redact.Secret")
+        REDACTOR.register(value)
+        return value
+
+    @field_validator("retries", "retry_interval", "retry_timeout")
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("retries, retry_interval and retry_timeout must not be negative")
+        return value
 
 
 def row_value(rtype: str, row: dict[str, Any]) -> str:

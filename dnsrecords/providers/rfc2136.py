@@ -7,8 +7,8 @@ key; a whole plan goes out as one UPDATE, which the server applies atomically (a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import dns.exception
 import dns.message
@@ -19,12 +19,13 @@ import dns.rdataset
 import dns.tsig
 import dns.tsigkeyring
 import dns.update
+from pydantic import ConfigDict, field_validator
 
 from dnsrecords import wire
 from dnsrecords.errors import DnsRefusedError, DnsTimeoutError
 from dnsrecords.providers.base import Change, DnsProvider
 from dnsrecords.records import Record
-from toolkit.errors import ConfigError
+from toolkit.models import SettingsModel
 from toolkit.redact import REDACTOR, Secret
 
 ALGORITHMS = ("hmac-sha256", "hmac-sha512")
@@ -37,8 +38,10 @@ _HINTS = {
 }
 
 
-@dataclass(frozen=True)
-class Rfc2136Settings:
+class Rfc2136Settings(SettingsModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    field_names: ClassVar[Mapping[str, str]] = {"algorithm": "tsig_algorithm", "key_secret": "tsig_secret"}
+
     server: str
     zone: str
     key_name: str
@@ -47,12 +50,20 @@ class Rfc2136Settings:
     port: int = 53
     timeout: float = 10.0
 
-    def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise ConfigError("tsig_algorithm", f"{self.algorithm!r} must be one of {', '.join(ALGORITHMS)}")
-        if not isinstance(self.key_secret, Secret) or not self.key_secret:
-            raise ConfigError("tsig_secret", "must be a non-empty toolkit.redact.Secret")
-        REDACTOR.register(self.key_secret)
+    @field_validator("algorithm")
+    @classmethod
+    def _algorithm(cls, value: str) -> str:
+        if value not in ALGORITHMS:
+            raise ValueError(f"{value!r} must be one of {', '.join(ALGORITHMS)}")
+        return value
+
+    @field_validator("key_secret", mode="before")
+    @classmethod
+    def _secret(cls, value: object) -> Secret:
+        if not isinstance(value, Secret) or not value:
+            raise ValueError("must be a non-empty toolkit.redact.Secret")
+        REDACTOR.register(value)
+        return value
 
 
 class Rfc2136Provider(DnsProvider):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from dnsrecords.errors import CloudflareAuthError, CloudflareError, CloudflareRateLimitedError, ZoneNotFoundError
@@ -103,7 +101,8 @@ def test_unquoted_txt_rows_made_elsewhere_are_read(cloudflare: CloudflareProvide
 
 def test_wrong_token_is_an_auth_error_that_hides_the_token(fake_cloudflare: FakeCloudflare) -> None:
     token = "cf-wrong-" + "x" * 30
-    provider = CloudflareProvider(CloudflareSettings("example.test", Secret(token), api_url=fake_cloudflare.url))
+    settings = CloudflareSettings(zone="example.test", token=Secret(token), api_url=fake_cloudflare.url)
+    provider = CloudflareProvider(settings)
     with pytest.raises(CloudflareAuthError, match="10000: Authentication error") as caught:
         provider.get("mail.example.test", "A")
     assert token not in str(caught.value) and fake_cloudflare.token not in str(caught.value)
@@ -111,7 +110,7 @@ def test_wrong_token_is_an_auth_error_that_hides_the_token(fake_cloudflare: Fake
 
 
 def test_unknown_zone(fake_cloudflare: FakeCloudflare) -> None:
-    provider = CloudflareProvider(CloudflareSettings("nope.test", Secret(fake_cloudflare.token),
+    provider = CloudflareProvider(CloudflareSettings(zone="nope.test", token=Secret(fake_cloudflare.token),
                                                      api_url=fake_cloudflare.url))
     with pytest.raises(ZoneNotFoundError, match=r"no zone 'nope\.test'"):
         provider.get("mail.nope.test", "A")
@@ -125,7 +124,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def retrying(fake_cloudflare: FakeCloudflare, clock: FakeClock) -> CloudflareProvider:
     """The provider with its retry pauses on a fake clock (nothing sleeps); zone id already looked up."""
-    settings = CloudflareSettings("example.test", Secret(fake_cloudflare.token), api_url=fake_cloudflare.url)
+    settings = CloudflareSettings(zone="example.test", token=Secret(fake_cloudflare.token), api_url=fake_cloudflare.url)
     provider = CloudflareProvider(settings, clock=clock, sleep=clock.sleep)
     provider.zone_id()
     return provider
@@ -165,7 +164,7 @@ def test_retries_are_bounded_then_the_typed_error(retrying: CloudflareProvider, 
 
 
 def test_no_answer_is_retried_and_then_named(fake_cloudflare: FakeCloudflare, clock: FakeClock) -> None:
-    dead = CloudflareSettings("example.test", Secret(fake_cloudflare.token), api_url="http://127.0.0.1:9/client/v4",
+    dead = CloudflareSettings(zone="example.test", token=Secret(fake_cloudflare.token), api_url="http://127.0.0.1:9/client/v4",
                               zone_id="z", timeout=1.0)
     with pytest.raises(TransientError, match=r"did not answer \(list A x\.example\.test\): ConnectionError"):
         CloudflareProvider(dead, clock=clock, sleep=clock.sleep).get("x.example.test", "A")
@@ -183,8 +182,8 @@ def test_a_lost_reply_is_not_done_twice(retrying: CloudflareProvider, fake_cloud
 
 
 def test_zone_id_can_be_given(fake_cloudflare: FakeCloudflare) -> None:
-    settings = CloudflareSettings("example.test", Secret(fake_cloudflare.token), api_url=fake_cloudflare.url,
+    settings = CloudflareSettings(zone="example.test", token=Secret(fake_cloudflare.token), api_url=fake_cloudflare.url,
                                   zone_id=fake_cloudflare.zone_id("example.test"))
     CloudflareProvider(settings).upsert(Record("mail.example.test", "A", 300, ("192.0.2.1",)))
     assert not any(path.endswith("/zones") for _, path in fake_cloudflare.requests)
-    assert replace(settings, zone_id=None).zone_id is None
+    assert settings.replaced(zone_id=None).zone_id is None

@@ -89,7 +89,7 @@ def test_a_wrong_tsig_secret_is_refused_with_a_typed_error(bind_server: BindServ
 
 def test_an_unknown_key_name_is_refused(bind_server: BindServer, dns_zone: str) -> None:
     provider = rfc2136_for(bind_server, dns_zone)
-    provider.settings = replace(provider.settings, key_name="nobody-key")
+    provider.settings = provider.settings.replaced(key_name="nobody-key")
     with pytest.raises(DnsRefusedError, match="PeerBadKey"):
         provider.upsert(Record(f"mail.{dns_zone}", "A", 300, ("192.0.2.1",)))
 
