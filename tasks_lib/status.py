@@ -5,9 +5,11 @@
     invoke status --json                # the same as JSON for monitoring
 
 Columns: VPS (Hostwinds status, IP, label), key ages and next rotation, backup freshness, DNS drift, Vault health,
-TLS certificate expiry. Connection settings come from the environment (VAULT_ADDR(S), VAULT_TOKEN,
-HOSTWINDS_API_URL/KEY, PULUMI_BACKEND_URL, PM_BACKUP_DEST); without a Vault address the sandbox's .sandbox/env
-is used. Exit status by the worst check (the monitoring-plugin convention): 0 ok, 1 warning, 2 critical, 3 unknown.
+TLS certificate expiry; then the fleet-wide "Vault cluster" section (fleet.status_cluster: leader, voters, sealed
+nodes, raft applied-index lag, node certificate expiry; not with --tenant). Connection settings come from the
+environment (VAULT_ADDR(S), VAULT_TOKEN, VAULT_CACERT, HOSTWINDS_API_URL/KEY, PULUMI_BACKEND_URL, PM_BACKUP_DEST);
+without a Vault address the sandbox's .sandbox/env is used. Exit status by the worst check (the monitoring-plugin
+convention): 0 ok, 1 warning, 2 critical, 3 unknown.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fleet.status import COLUMNS, FleetStatus, Severity, StatusSettings, TenantStatus, collect
+from fleet.status import COLUMNS, Cell, FleetStatus, Severity, StatusSettings, TenantStatus, collect
+from fleet.status_cluster import read_cluster
+from fleet.status_model import EXIT_CODES, worst
 from toolkit import connection
 
 REPO = Path(__file__).resolve().parent.parent
@@ -95,6 +99,18 @@ def endpoints_table(settings: connection.Connection) -> Table:
     return table
 
 
+def cluster_table(cell: Cell) -> Table:
+    """The fleet-wide "Vault cluster" section: leader, voters, sealed nodes, raft lag, node certificates."""
+    table = Table(title=f"Vault cluster: {cell.severity.value}", show_header=False)
+    table.add_row("summary", _paint(cell.severity, cell.summary))
+    for name in ("nodes", "raft", "problems"):
+        value = cell.details.get(name)
+        if value:
+            lines = detail_lines({name: value}) if name != "problems" else [str(v) for v in value]
+            table.add_row(name, escape("\n".join(line for line in lines if line != f"{name}:")))
+    return table
+
+
 def summary_line(status: FleetStatus) -> str:
     counts = status.summary()
     parts = [_paint(Severity(k), f"{v} {k}") for k, v in counts["tenants"].items() if v]
@@ -124,8 +140,14 @@ def status(c: Context, tenant: str = "", json: bool = False, stacks_dir: str = "
         s3_endpoint=s3_endpoint or env.get("PM_BACKUP_S3_ENDPOINT") or None, workers=workers,
     )
     result = collect(settings, [tenant] if tenant else None)
+    cluster = None if tenant else read_cluster(env, result.checked_at)  # fleet-wide: not in one tenant's view
+    overall = worst((result.severity, cluster.severity)) if cluster else result.severity
+    exit_code = EXIT_CODES[overall]
     if json:
-        print(jsonlib.dumps(result.to_json(), indent=2))
+        document = result.to_json()
+        if cluster is not None:
+            document.update(vault_cluster=cluster.to_json(), severity=overall.value, exit_code=exit_code)
+        print(jsonlib.dumps(document, indent=2))
     elif tenant and result.tenants:
         console.print(endpoints_table(settings_used))
         console.print(tenant_table(result.tenants[0]))
@@ -133,5 +155,7 @@ def status(c: Context, tenant: str = "", json: bool = False, stacks_dir: str = "
         console.print(endpoints_table(settings_used))
         console.print(fleet_table(result))
         console.print(summary_line(result))
-    if result.exit_code:
-        raise Exit(code=result.exit_code)
+        if cluster is not None:
+            console.print(cluster_table(cluster))
+    if exit_code:
+        raise Exit(code=exit_code)
