@@ -9,11 +9,12 @@ can take either side and the first live probe (``invoke hostwinds.probe``) can s
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from toolkit.errors import ConfigError
+from toolkit.models import SettingsModel
 
 DEFAULT_LOCATIONS: tuple[dict[str, Any], ...] = (
     {"id": 1, "name": "Seattle, WA"},
@@ -64,10 +65,20 @@ GUESSES: tuple[str, ...] = (
     "hostname_template",
 )
 """Every setting that stands for something no public source shows (each documented below with its choices)."""
+CHOICES: dict[str, tuple[str, ...]] = {
+    "rate_limit_reply": ("http429", "body"), "ssh_key_without_field": ("refuse", "register_name_only"),
+    "firewall_reply_shape": ("object", "map"), "firewall_unknown_reply": ("error", "noop"),
+    "empty_account_reply": ("list", "object", "null", "error"),
+}
+"""The settings that take one of a few words, and those words."""
 
 
-@dataclass
-class SimSettings:
+class SimSettings(SettingsModel):
+    """Changed while the simulator runs (``update``, the admin endpoint), so not frozen; every change is checked."""
+
+    model_config = ConfigDict(frozen=False)
+    field_prefix: ClassVar[str] = "settings"
+
     # Seconds each asynchronous change takes (0 = done before the reply is sent).
     build_delay: float = 0.0
     action_delay: float = 0.0
@@ -105,8 +116,8 @@ class SimSettings:
     firewall_profiles: tuple[str, ...] | None = DEFAULT_FIREWALL_PROFILES  # None: any non-empty name is accepted
     default_firewall_profile: str = DEFAULT_FIREWALL_PROFILES[0]
     locations: tuple[dict[str, Any], ...] = DEFAULT_LOCATIONS
-    plans: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(DEFAULT_PLANS))
-    managed_plans: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(DEFAULT_MANAGED_PLANS))
+    plans: dict[str, dict[str, Any]] = Field(default_factory=lambda: dict(DEFAULT_PLANS))
+    managed_plans: dict[str, dict[str, Any]] = Field(default_factory=lambda: dict(DEFAULT_MANAGED_PLANS))
     # Public images: objects with a "uuid" (a plain string is a uuid named after itself); None: any template.
     images: tuple[Any, ...] | None = DEFAULT_IMAGES
     # Server-side rate limit: requests per second over all clients (0 = none); reply style "http429" | "body".
@@ -117,28 +128,23 @@ class SimSettings:
     vps_port: int = 22
     tick_interval: float = 0.1
 
-    def __post_init__(self) -> None:
-        self.check()
+    @field_validator(*CHOICES)
+    @classmethod
+    def _choice(cls, value: str, info: ValidationInfo) -> str:
+        allowed = CHOICES[str(info.field_name)]
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
 
     def update(self, changes: dict[str, Any]) -> None:
-        """Apply changes (e.g. from the admin endpoint); unknown names are refused by name."""
-        names = {f.name for f in dataclasses.fields(self)}
-        for key, value in changes.items():
+        """Apply changes (e.g. from the admin endpoint), all or none; unknown names are refused by name."""
+        names = set(type(self).model_fields)
+        for key in changes:
             if key not in names:
                 raise ConfigError(f"settings.{key}", f"unknown simulator setting; known: {sorted(names)}")
-            current = getattr(self, key)
-            if isinstance(current, tuple) and isinstance(value, list):
-                value = tuple(value)
-            setattr(self, key, value)
-        self.check()
-
-    def check(self) -> None:
-        choices = {"rate_limit_reply": ("http429", "body"), "ssh_key_without_field": ("refuse", "register_name_only"),
-                   "firewall_reply_shape": ("object", "map"), "firewall_unknown_reply": ("error", "noop"),
-                   "empty_account_reply": ("list", "object", "null", "error")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"settings.{name}", f"must be one of {', '.join(allowed)}")
+        checked = SimSettings(**{**dict(self), **changes})
+        for key in changes:  # in place: the server and its model share this object
+            setattr(self, key, getattr(checked, key))
 
     def image_list(self) -> list[dict[str, Any]]:
         """The public images as objects (a plain string is a uuid named after itself)."""
