@@ -11,14 +11,15 @@ import hashlib
 import ipaddress
 import json
 import re
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 import idna
+from pydantic import Field, ValidationInfo, field_validator
 
 from dnsrecords.recordset import DEFAULT_MTA_STS_MODE, MtaStsMode, mta_sts_host
 from toolkit import validate
-from toolkit.errors import ValidationError
+from toolkit.errors import ConfigError, ValidationError
+from toolkit.models import SettingsModel, problem_of
 
 if TYPE_CHECKING:
     from toolkit.tenant_config import TenantConfig
@@ -42,12 +43,25 @@ _LOCALPART = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
 _VERSION = re.compile(r"\d{4}\.\d{2}(?:\.\d+)?")
 
 
-@dataclass(frozen=True)
-class MailuConfig:
+def _one_of(value: object, allowed: tuple[str, ...], listed: str) -> object:
+    if value not in allowed:
+        raise ValueError(f"{value!r} is not {listed}")
+    return value
+
+
+def _single_line(value: str) -> bool:
+    return not any(ch in value for ch in "\n\r\0")
+
+
+class MailuConfig(SettingsModel):
     """What Mailu on one VPS looks like. Build with ``MailuConfig(...)`` or ``from_tenant_config``."""
 
+    field_prefix: ClassVar[str] = "mailu"
+    error_type: ClassVar[type[ConfigError]] = ValidationError
+
     domain: str
-    hostnames: tuple[str, ...] = ()
+    hostnames: tuple[str, ...] = Field(default=(), validate_default=True)
+    """Empty: ``mail.<domain>``."""
     postmaster: str = "admin"
     admin_localpart: str = "admin"
     tls_flavor: TlsFlavor = "letsencrypt"
@@ -65,54 +79,104 @@ class MailuConfig:
     site_name: str = "Mailu"
     timezone: str = "Etc/UTC"
     version: str = MAILU_VERSION
-    extra_env: tuple[tuple[str, str], ...] = field(default=())
+    extra_env: tuple[tuple[str, str], ...] = ()
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "domain", validate.domain(self.domain, "mailu.domain"))
-        hostnames = self.hostnames or (f"mail.{self.domain}",)
-        object.__setattr__(
-            self, "hostnames", tuple(validate.domain(h, "mailu.hostnames") for h in hostnames)
-        )
-        for name in ("postmaster", "admin_localpart"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not _LOCALPART.fullmatch(value):
-                raise ValidationError(f"mailu.{name}", f"{value!r} must be a lower-case e-mail local part")
-        if self.tls_flavor not in TLS_FLAVORS:
-            raise ValidationError("mailu.tls_flavor", f"{self.tls_flavor!r} is not one of {', '.join(TLS_FLAVORS)}")
-        if self.webmail not in WEBMAILS:
-            raise ValidationError("mailu.webmail", f"{self.webmail!r} is not one of {', '.join(WEBMAILS)}")
-        validate.dkim_selector(self.dkim_selector, "mailu.dkim_selector")
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        return problem_of(validate.domain, value)
+
+    @field_validator("hostnames")
+    @classmethod
+    def _hostnames(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        domain = info.data.get("domain")
+        hostnames = value or ((f"mail.{domain}",) if domain else ())
+        return tuple(problem_of(validate.domain, h) for h in hostnames)
+
+    @field_validator("postmaster", "admin_localpart")
+    @classmethod
+    def _localpart(cls, value: str) -> str:
+        if not _LOCALPART.fullmatch(value):
+            raise ValueError(f"{value!r} must be a lower-case e-mail local part")
+        return value
+
+    @field_validator("tls_flavor", mode="before")
+    @classmethod
+    def _tls_flavor(cls, value: object) -> object:
+        return _one_of(value, TLS_FLAVORS, f"one of {', '.join(TLS_FLAVORS)}")
+
+    @field_validator("webmail", mode="before")
+    @classmethod
+    def _webmail(cls, value: object) -> object:
+        return _one_of(value, WEBMAILS, f"one of {', '.join(WEBMAILS)}")
+
+    @field_validator("mta_sts_mode", mode="before")
+    @classmethod
+    def _mta_sts_mode(cls, value: object) -> object:
+        return _one_of(value, ("testing", "enforce", "none"), "testing, enforce or none")
+
+    @field_validator("dkim_selector")
+    @classmethod
+    def _selector(cls, value: str) -> str:
+        return problem_of(validate.dkim_selector, value)
+
+    @field_validator("subnet")
+    @classmethod
+    def _subnet(cls, value: str) -> str:
         try:
-            network = ipaddress.IPv4Network(self.subnet, strict=True)
+            network = ipaddress.IPv4Network(value, strict=True)
         except ValueError as exc:
-            raise ValidationError("mailu.subnet", f"{self.subnet!r} is not an IPv4 network: {exc}") from None
+            raise ValueError(f"{value!r} is not an IPv4 network: {exc}") from None
         if not network.is_private or network.prefixlen > 28:
-            raise ValidationError("mailu.subnet", f"{self.subnet} must be a private IPv4 network of /28 or larger")
-        if self.bind_address:
+            raise ValueError(f"{value} must be a private IPv4 network of /28 or larger")
+        return value
+
+    @field_validator("bind_address")
+    @classmethod
+    def _bind_address(cls, value: str) -> str:
+        if value:
             try:
-                address = ipaddress.IPv4Address(self.bind_address)
+                address = ipaddress.IPv4Address(value)
             except ValueError:
-                raise ValidationError("mailu.bind_address", f"{self.bind_address!r} is not an IPv4 address") from None
+                raise ValueError(f"{value!r} is not an IPv4 address") from None
             if address.is_unspecified:
-                raise ValidationError("mailu.bind_address", "0.0.0.0 publishes on every address: give the VPS's "
-                                      "public address (or leave it empty for the address the installer connects to)")
-        if self.mta_sts_mode not in ("testing", "enforce", "none"):
-            raise ValidationError("mailu.mta_sts_mode", f"{self.mta_sts_mode!r} is not testing, enforce or none")
-        if not isinstance(self.message_size_limit, int) or not 1_000_000 <= self.message_size_limit <= 1_000_000_000:
-            raise ValidationError("mailu.message_size_limit", "must be an integer between 1e6 and 1e9 bytes")
-        if not _VERSION.fullmatch(self.version):
-            raise ValidationError("mailu.version", f"{self.version!r} is not a Mailu release like 2024.06.57")
-        for text_field in ("site_name", "timezone"):
-            value = getattr(self, text_field)
-            if not value or any(ch in value for ch in "\n\r\0"):
-                raise ValidationError(f"mailu.{text_field}", "must be a non-empty single line")
-        for key, value in self.extra_env:
+                raise ValueError("0.0.0.0 publishes on every address: give the VPS's public address (or leave it "
+                                 "empty for the address the installer connects to)")
+        return value
+
+    @field_validator("message_size_limit", mode="before")
+    @classmethod
+    def _size(cls, value: object) -> object:
+        if not isinstance(value, int) or not 1_000_000 <= value <= 1_000_000_000:
+            raise ValueError("must be an integer between 1e6 and 1e9 bytes")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not _VERSION.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Mailu release like 2024.06.57")
+        return value
+
+    @field_validator("site_name", "timezone")
+    @classmethod
+    def _line(cls, value: str) -> str:
+        if not value or not _single_line(value):
+            raise ValueError("must be a non-empty single line")
+        return value
+
+    @field_validator("extra_env")
+    @classmethod
+    def _extra_env(cls, value: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        # Named per variable (mailu.extra_env.<KEY>), so raised as the toolkit's error itself.
+        for key, text in value:
             if not re.fullmatch(r"[A-Z][A-Z0-9_]*", key):
                 raise ValidationError("mailu.extra_env", f"{key!r} is not an upper-case variable name")
-            if any(ch in value for ch in "\n\r\0"):
+            if not _single_line(text):
                 raise ValidationError(f"mailu.extra_env.{key}", "value must be a single line")
             if key in ("SECRET_KEY", "INITIAL_ADMIN_PW", "API_TOKEN"):
                 raise ValidationError(f"mailu.extra_env.{key}", "secrets come from Vault, not from the config")
+        return value
 
     # -- derived values --
 
@@ -161,7 +225,8 @@ class MailuConfig:
         return tuple(names)
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The state form (pinned with the digest: tests/unit/test_mailu_config_digest.py)."""
+        data = self.model_dump()
         data["hostnames"] = list(self.hostnames)
         data["extra_env"] = [list(pair) for pair in self.extra_env]
         return data
@@ -173,7 +238,7 @@ class MailuConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MailuConfig:
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.model_fields)
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValidationError("mailu", f"unknown settings: {', '.join(unknown)}")

@@ -236,7 +236,7 @@ class MailuInstaller:
         if config.bind_address:
             return config
         try:
-            return dataclasses.replace(config, bind_address=self._ex.host)
+            return config.replaced(bind_address=self._ex.host)
         except ValidationError as exc:
             raise MailuInstallError("host", f"cannot publish on {self._ex.host!r}: {exc.problem}") from None
 

@@ -130,7 +130,7 @@ def test_config_change_recreates_only_affected_services(
     request = make_request(mailu_secrets, mailu_tenant_key)
     _install(executor, request)
 
-    bigger = dataclasses.replace(request, config=dataclasses.replace(request.config, message_size_limit=80_000_000))
+    bigger = dataclasses.replace(request, config=request.config.replaced(message_size_limit=80_000_000))
     mark = len(mailu_vps.standin_calls())
     report = _install(executor, bigger)
     assert report.changed_steps == ("env-file", "mailu-up")
@@ -138,7 +138,7 @@ def test_config_change_recreates_only_affected_services(
     assert _compose_actions(_calls_since(mailu_vps, mark)) == [["up", "-d", "--no-deps", "front", "smtp", "webmail"]]
     assert parse_env(mailu_vps.read_text("/mailu/mailu.env"))["MESSAGE_SIZE_LIMIT"] == "80000000"
 
-    antivirus = dataclasses.replace(bigger, config=dataclasses.replace(bigger.config, antivirus=True))
+    antivirus = dataclasses.replace(bigger, config=bigger.config.replaced(antivirus=True))
     mark = len(mailu_vps.standin_calls())
     report = _install(executor, antivirus)
     assert report.changed_steps == ("mailu-tree", "compose-file", "env-file", "mailu-up")
@@ -177,7 +177,7 @@ def test_new_selector_is_a_config_change(
     executor = mailu_executor_for(mailu_vps)
     request = make_request(mailu_secrets, mailu_tenant_key)
     _install(executor, request)
-    switched = dataclasses.replace(request, config=dataclasses.replace(request.config, dkim_selector="pm20271124"),
+    switched = dataclasses.replace(request, config=request.config.replaced(dkim_selector="pm20271124"),
                                    dkim_private_key=make_dkim_pem())
     report = _install(executor, switched)
     assert report.changed_steps == ("env-file", "dkim-key", "mailu-up")

@@ -99,6 +99,6 @@ def test_idn_dkim_file_is_written_under_the_unicode_name_and_postmaster_gets_an_
     assert "alias postmaster@xn--bcher-kva.example" in next(s.detail for s in report.steps
                                                             if s.name == "admin-account")
     assert MailuInstaller(executor, health_interval=0.05, probe=False).install(request).change_count == 0
-    back = dataclasses.replace(request, config=dataclasses.replace(request.config, postmaster="admin"))
+    back = dataclasses.replace(request, config=request.config.replaced(postmaster="admin"))
     assert MailuInstaller(executor, health_interval=0.05, probe=False).install(back).changed_steps == (
         "env-file", "mailu-up", "admin-account")
