@@ -19,6 +19,7 @@ from fleet.day2 import Day2Context, Edit
 from fleet.dmarc import DmarcItem
 from fleet.dmarc_check import DmarcPlan, StageCheck, plan_dmarc, stage_check
 from fleet.intent import TenantIntent
+from fleet.intent_bulk import load_intent
 from fleet.rotation import (
     SSH_KINDS,
     Action,
@@ -29,11 +30,12 @@ from fleet.rotation import (
     due_items,
     snapshot_of,
 )
-from toolkit import stack_files
+from toolkit import stack_batch
 from toolkit.clock import iso
-from toolkit.errors import ConfigError, ToolkitError
+from toolkit.errors import ToolkitError
 from toolkit.redact import scrub
 from toolkit.tenant_config import TenantConfig
+from vault.bulk import BulkReader
 from vault.client import VaultClient
 
 
@@ -54,29 +56,31 @@ class Outcome:
 
 
 def load_tenants(stacks_dir: Path, tenants: Sequence[str] = ()) -> tuple[list[TenantConfig], list[str]]:
-    """Every ``Pulumi.<tenant>.yaml`` (or just ``tenants``); unreadable stack files are returned as problems."""
+    """Every ``Pulumi.<tenant>.yaml`` (or just ``tenants``); unreadable stack files are returned as problems. Read
+    with ``toolkit.stack_batch`` (libyaml, worker processes for a large fleet)."""
     names = list(tenants) or sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
     configs, problems = [], []
-    for name in names:
-        try:
-            configs.append(stack_files.load(stacks_dir, name))
-        except ConfigError as exc:
-            problems.append(f"{name}: {exc}")
+    for name, loaded in stack_batch.load_many(stacks_dir, names):
+        if isinstance(loaded, str):
+            problems.append(f"{name}: {loaded}")
+        else:
+            configs.append(loaded)
     return configs, problems
 
 
 def read_tenants(vault: VaultClient, configs: Sequence[TenantConfig], parallelism: int = 8,
                  on_read: Callable[[str], None] | None = None) -> list[TenantState]:
     """Each tenant's intent (one read) and the rotation snapshot built from it."""
-    def one(config: TenantConfig) -> TenantState:
-        current = intent.load(vault, config.tenant_id)
-        state = TenantState(config, current, snapshot_of(vault, config, current))
-        if on_read is not None:
-            on_read(config.tenant_id)
-        return state
+    with BulkReader(vault) as reader:
+        def one(config: TenantConfig) -> TenantState:
+            current = load_intent(reader, vault, config.tenant_id)
+            state = TenantState(config, current, snapshot_of(vault, config, current))
+            if on_read is not None:
+                on_read(config.tenant_id)
+            return state
 
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        return list(pool.map(one, configs))
+        with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+            return list(pool.map(one, configs))
 
 
 def plan_due(vault: VaultClient, configs: Sequence[TenantConfig], clock: Clock, *, parallelism: int = 8,

@@ -27,7 +27,7 @@ from fleet.status_cert import CERT_PATH, certificate_cell, parse_certificate
 from fleet.status_model import Cell, FleetStatus, Severity, StatusError, TenantStatus
 from fleet.status_sources import LiveSources, Sources, StatusSettings
 from hostwinds.models import by_label, with_serviceid
-from toolkit import stack_files
+from toolkit import stack_batch
 from toolkit.clock import SYSTEM_CLOCK, Clock, FrozenClock, iso
 from toolkit.redact import scrub
 from toolkit.tenant_config import TenantConfig
@@ -205,9 +205,8 @@ def tenant_ids(stacks_dir: Path) -> list[str]:
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
 
 
-def _config_error_status(tenant: str, exc: Exception) -> TenantStatus:
-    text = f"{type(exc).__name__}: {scrub(str(exc))[:300]}"
-    cell = Cell(Severity.UNKNOWN, "stack file unreadable", {"error": text})
+def _config_error_status(tenant: str, problem: str) -> TenantStatus:
+    cell = Cell(Severity.UNKNOWN, "stack file unreadable", {"error": scrub(problem)[:300]})
     return TenantStatus(tenant, dict.fromkeys(COLUMNS, cell))
 
 
@@ -220,16 +219,16 @@ def collect(settings: StatusSettings, tenants: Sequence[str] | None = None, *, s
         sources = live = LiveSources(settings)
     active: Sources = sources
 
-    def one(tenant: str) -> TenantStatus:
-        try:
-            config = stack_files.load(settings.stacks_dir, tenant)
-        except Exception as exc:
-            return _config_error_status(tenant, exc)
+    def one(entry: tuple[str, TenantConfig | str]) -> TenantStatus:
+        tenant, config = entry
+        if isinstance(config, str):
+            return _config_error_status(tenant, config)
         return collect_tenant(config, active, clock.now(), settings.cert_path)
 
+    loaded = stack_batch.load_many(settings.stacks_dir, names)  # before any thread: it may fork workers
     try:
         with ThreadPoolExecutor(max(1, settings.workers)) as pool:
-            results = list(pool.map(one, names))
+            results = list(pool.map(one, loaded))
     finally:
         if live is not None:
             live.close()

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from dnsrecords.verify import VerifyReport
-from fleet import intent
 from fleet.intent import TenantIntent
+from fleet.intent_bulk import load_intent
 from fleet.key_age import KeyAge, Kind, read_key_ages
 from fleet.stack_engine import StackOutputsError, stack_outputs
 from fleet.status_cert import CERT_PATH
@@ -30,6 +30,7 @@ from toolkit.tenant_config import TenantConfig
 from vault import keys as vault_keys
 from vault import paths
 from vault.backup import list_backups, open_store
+from vault.bulk import BulkReader
 from vault.client import VaultClient
 from vault.config import VaultConfig
 from vault.nodes import NodeHealth, probe_all
@@ -113,6 +114,7 @@ class LiveSources:
         self.settings = settings
         self._memo = _Memo()
         self._vault_client: VaultClient | None = None
+        self._reader: BulkReader | None = None
 
     def stack_outputs(self, tenant: str) -> Mapping[str, Any]:
         """The stack's outputs in the work dir (``fleet.stack_engine``); {} when there is no work dir."""
@@ -136,6 +138,8 @@ class LiveSources:
         return self._memo.get(f"instances:{client.settings.url}", client.list_instances)
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
         if self._vault_client is not None:
             self._vault_client.close()
 
@@ -149,7 +153,12 @@ class LiveSources:
         return self._memo.get("vault", make)
 
     def intent(self, tenant: str, vault: VaultClient) -> TenantIntent | None:
-        return intent.load(vault, tenant)
+        """One read per tenant on keep-alive connections (``fleet.intent_bulk``)."""
+        def make() -> BulkReader:
+            self._reader = BulkReader(vault)
+            return self._reader
+
+        return load_intent(self._memo.get("bulk-reader", make), vault, tenant)
 
     def key_ages(self, config: TenantConfig, current: TenantIntent, vault: VaultClient) -> KeyAges:
         return read_key_ages(vault, current, config.domain)

@@ -13,19 +13,25 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from vault.backup.crypto import BackupKey
+from vault.bulk import BulkReader
 from vault.client import VaultClient
+from vault.errors import VaultError, VaultUnavailable
 
 DEFAULT_MOUNTS: tuple[str, ...] = ("vps", "smtp", "api_keys", "dkim")
 CANARY_TENANT = "canary"
 CANARY_NAME = "restore_canary"
 WORKERS = 8
+CHUNK = 2000
+"""Reads in flight (futures and their results) at most: memory stays flat however many secrets there are."""
+T = TypeVar("T")
+R = TypeVar("R")
 
 Tick = Callable[[int], None]
 """Progress: called with how many secrets were just processed."""
@@ -57,14 +63,26 @@ def _q(path: str) -> str:
 
 
 def list_secrets(vault: VaultClient, mount: str, address: str, workers: int = WORKERS) -> list[str]:
-    """Every secret path in a KV v2 mount (folders listed breadth-first, in parallel)."""
+    """Every secret path in a KV v2 mount: one recursive SCAN where the server offers it (OpenBao 2.2+, and the
+    token may ``scan``), else folders listed breadth-first, in parallel (one LIST per folder: 10,000 tenants'
+    folders are 40,000 LISTs over the four mounts)."""
+    with BulkReader(vault, address) as reader:
+        try:
+            body = reader.get_json(f"{mount}/metadata/", {"scan": "true"})
+        except VaultUnavailable:
+            raise
+        except VaultError:  # no SCAN here (HashiCorp Vault, an older OpenBao) or not allowed: list folder by folder
+            return _list_folders(reader, mount, workers)
+        return sorted(str(k) for k in (body or {}).get("data", {}).get("keys", []) if not str(k).endswith("/"))
+
+
+def _list_folders(reader: BulkReader, mount: str, workers: int) -> list[str]:
     found: list[str] = []
     folders = [""]
     with ThreadPoolExecutor(workers) as pool:
         while folders:
             def keys(folder: str) -> tuple[str, list[str]]:
-                body = vault.json("GET", f"{mount}/metadata/{_q(folder)}", address=address,
-                                     params={"list": "true"}, ok_404=True)
+                body = reader.get_json(f"{mount}/metadata/{_q(folder)}", {"list": "true"})
                 return folder, list((body or {}).get("data", {}).get("keys", []))
 
             next_folders: list[str] = []
@@ -73,6 +91,12 @@ def list_secrets(vault: VaultClient, mount: str, address: str, workers: int = WO
                     (next_folders if name.endswith("/") else found).append(folder + name)
             folders = next_folders
     return sorted(found)
+
+
+def _bounded_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    """``pool.map`` in chunks of ``CHUNK``: at most that many futures and results in memory at once."""
+    for start in range(0, len(items), CHUNK):
+        yield from pool.map(fn, items[start:start + CHUNK])
 
 
 @dataclass
@@ -88,16 +112,16 @@ def take_inventory(vault: VaultClient, key: BackupKey, mounts: Iterable[str] = D
     paths = [(mount, p) for mount in mounts for p in list_secrets(vault, mount, address, workers)]
     inventory = Inventory()
 
-    def read(item: tuple[str, str]) -> tuple[str, tuple[int, str] | None]:
-        mount, path = item
-        body = vault.json("GET", f"{mount}/data/{_q(path)}", address=address, ok_404=True)
-        if not body or not body.get("data") or body["data"].get("data") is None:
-            return f"{mount}/{path}", None
-        version = int(body["data"]["metadata"]["version"])
-        return f"{mount}/{path}", (version, key.digest(canonical(body["data"]["data"])))
+    with BulkReader(vault, address) as reader, ThreadPoolExecutor(workers) as pool:
+        def read(item: tuple[str, str]) -> tuple[str, tuple[int, str] | None]:
+            mount, path = item
+            body = reader.get_json(f"{mount}/data/{_q(path)}")
+            if not body or not body.get("data") or body["data"].get("data") is None:
+                return f"{mount}/{path}", None
+            version = int(body["data"]["metadata"]["version"])
+            return f"{mount}/{path}", (version, key.digest(canonical(body["data"]["data"])))
 
-    with ThreadPoolExecutor(workers) as pool:
-        for logical, entry in pool.map(read, paths):
+        for logical, entry in _bounded_map(pool, read, paths):
             if entry is None:
                 inventory.skipped_deleted += 1
             else:
@@ -125,19 +149,18 @@ def verify_secrets(vault: VaultClient, key: BackupKey, expected: Mapping[str, tu
     address = vault.active_node()
     result = VerifyResult()
 
-    def check(item: tuple[str, tuple[int, str]]) -> tuple[str, str]:
-        logical, (version, digest) = item
-        mount, _, path = logical.partition("/")
-        body = vault.json("GET", f"{mount}/data/{_q(path)}", address=address,
-                             params={"version": str(version)}, ok_404=True)
-        data = (body or {}).get("data") or {}
-        if data.get("data") is None:
-            return logical, "missing"
-        same = secrets.compare_digest(key.digest(canonical(data["data"])), digest)
-        return logical, "ok" if same else "mismatch"
+    with BulkReader(vault, address) as reader, ThreadPoolExecutor(workers) as pool:
+        def check(item: tuple[str, tuple[int, str]]) -> tuple[str, str]:
+            logical, (version, digest) = item
+            mount, _, path = logical.partition("/")
+            body = reader.get_json(f"{mount}/data/{_q(path)}", {"version": str(version)})
+            data = (body or {}).get("data") or {}
+            if data.get("data") is None:
+                return logical, "missing"
+            same = secrets.compare_digest(key.digest(canonical(data["data"])), digest)
+            return logical, "ok" if same else "mismatch"
 
-    with ThreadPoolExecutor(workers) as pool:
-        for logical, outcome in pool.map(check, sorted(expected.items())):
+        for logical, outcome in _bounded_map(pool, check, sorted(expected.items())):
             result.checked += 1
             if outcome == "ok":
                 result.matched += 1
