@@ -20,28 +20,37 @@ from pydantic import BaseModel, ConfigDict, ValidationError, ValidatorFunctionWr
 from toolkit.errors import ConfigError
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+
+def problems(exc: ValidationError, *, prefix: str = "", separator: str = ".", names: Mapping[str, str] | None = None,
+             retired: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """Each of pydantic's problems in ``exc`` as (setting, what is wrong): the setting is ``names[path]``, else
+    ``prefix`` + ``separator`` + the dotted path; an unknown key says so (or what replaced it: ``retired[setting]``).
+    Input values are never quoted (one may be a secret)."""
+    found: list[tuple[str, str]] = []
+    for error in exc.errors(include_input=False, include_url=False):
+        path = ".".join(str(part) for part in error["loc"])
+        field = (names or {}).get(path) or separator.join(part for part in (prefix, path) if part) or "settings"
+        text = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            text = (retired or {}).get(field, "is not a known setting (typo?)")
+        elif error["type"] == "missing":
+            text = "is required"
+        found.append((field, text))
+    return found
 
 
 def config_error(exc: ValidationError, *, prefix: str = "", names: Mapping[str, str] | None = None,
                  error_type: type[ConfigError] = ConfigError) -> ConfigError:
-    """Pydantic's ``exc`` as one toolkit error: each problem named by its setting (``prefix`` + dotted path, or
-    ``names[path]``), several joined. Input values are never quoted (one may be a secret)."""
-    problems: list[tuple[str, str]] = []
-    for error in exc.errors(include_input=False, include_url=False):
-        path = ".".join(str(part) for part in error["loc"])
-        field = (names or {}).get(path) or ".".join(part for part in (prefix, path) if part) or prefix or "settings"
-        text = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            text = "is not a known setting (typo?)"
-        elif error["type"] == "missing":
-            text = "is required"
-        problems.append((field, text))
-    if len(problems) == 1:
-        return error_type(*problems[0])
-    return error_type(", ".join(field for field, _ in problems), "; ".join(f"{f}: {t}" for f, t in problems))
+    """Pydantic's ``exc`` as one toolkit error naming each setting (``problems``), several joined."""
+    found = problems(exc, prefix=prefix, names=names)
+    if len(found) == 1:
+        return error_type(*found[0])
+    return error_type(", ".join(field for field, _ in found), "; ".join(f"{f}: {t}" for f, t in found))
 
 
-def problem_of(check: Callable[[T], T], value: T) -> T:
+def problem_of(check: Callable[[T], R], value: T) -> R:
     """``check(value)``, its ``ConfigError`` turned into the ``ValueError`` a field validator raises."""
     try:
         return check(value)

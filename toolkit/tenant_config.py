@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -22,6 +22,7 @@ from hostwinds.endpoint import check_api_url
 from mailu.docker_apt import image_problem, release_of
 from toolkit import validate
 from toolkit.errors import ConfigError
+from toolkit.models import problem_of, problems
 
 CONFIG_NAMESPACE = "pm"
 SPF_PLACEHOLDER_IP = "192.0.2.1"
@@ -88,7 +89,7 @@ class HostwindsSettings(_Strict):
     def _url(cls, value: str | None) -> str | None:
         # The one rule for where the Hostwinds API key may go (hostwinds.endpoint): https to an allowed API host,
         # plain http only to loopback, no user info.
-        return None if value is None else _check(lambda v: check_api_url(v, "hostwinds.api_url"), value)
+        return None if value is None else problem_of(lambda v: check_api_url(v, "hostwinds.api_url"), value)
 
 
 class MigrationSettings(_Strict):
@@ -143,12 +144,12 @@ class TenantConfig(_Strict):
     @field_validator("tenant_id")
     @classmethod
     def _tenant(cls, value: str) -> str:
-        return _check(validate.tenant_id, value)
+        return problem_of(validate.tenant_id, value)
 
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str) -> str:
-        return _check(validate.domain, value)
+        return problem_of(validate.domain, value)
 
     @field_validator("image")
     @classmethod
@@ -162,14 +163,14 @@ class TenantConfig(_Strict):
     @field_validator("dkim_selector")
     @classmethod
     def _selector(cls, value: str) -> str:
-        return _check(validate.dkim_selector, value) if value else value
+        return problem_of(validate.dkim_selector, value) if value else value
 
     @field_validator("spf_includes")
     @classmethod
     def _includes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        includes = tuple(_check(lambda v: validate.domain(v, allow_service_labels=True), item) for item in value)
+        includes = tuple(problem_of(lambda v: validate.domain(v, allow_service_labels=True), item) for item in value)
         # The DNS layer's own SPF builder: the record published later passes the same checks (<= 10 lookups).
-        _check(lambda v: build_spf(SPF_PLACEHOLDER_IP, includes), includes)
+        problem_of(lambda v: build_spf(SPF_PLACEHOLDER_IP, includes), includes)
         return includes
 
     @field_validator("dmarc_rua")
@@ -190,7 +191,7 @@ class TenantConfig(_Strict):
         domain = info.data.get("domain")
         if value.zone is None or not isinstance(domain, str):
             return value
-        zone = _check(lambda v: validate.domain(v, "dns.zone"), value.zone)
+        zone = problem_of(lambda v: validate.domain(v, "dns.zone"), value.zone)
         if not in_zone(domain, zone):
             raise ValueError(f"zone {value.zone!r} does not contain the domain {domain!r}: set `zone` to the "
                              f"zone the domain's records go into (the domain itself or a parent of it)")
@@ -223,30 +224,13 @@ RETIRED_SETTINGS = {
 """Settings that once existed, with what replaces them (a stack file that still has one is told the fix)."""
 
 
-def _check(fn: Callable[[object], str], value: object) -> str:
-    try:
-        return fn(value)
-    except ConfigError as exc:
-        raise ValueError(exc.problem) from exc
-
-
 def parse_tenant_config(raw: Mapping[str, Any]) -> TenantConfig:
     """Validate a mapping of config keys (without the ``pm:`` prefix) into a TenantConfig."""
     try:
         return TenantConfig.model_validate(dict(raw))
     except PydanticValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            key = CONFIG_NAMESPACE + ":" + ".".join(str(part) for part in error["loc"]) if error["loc"] else (
-                CONFIG_NAMESPACE
-            )
-            text = str(error["msg"]).removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                text = RETIRED_SETTINGS.get(key, "is not a known setting (typo?)")
-            elif error["type"] == "missing":
-                text = "is required"
-            problems.append((key, text))
-        raise TenantConfigError(problems) from None
+        found = problems(exc, prefix=CONFIG_NAMESPACE, separator=":", retired=RETIRED_SETTINGS)
+        raise TenantConfigError(found) from None
 
 
 def config_from_stack_file(data: Mapping[str, Any]) -> TenantConfig:
