@@ -75,6 +75,8 @@ class VaultCluster(pulumi.ComponentResource):
             "system_secret_id_wrapped": init.system_secret_id_wrapped,
             "operator_role_id": init.operator_role_id,
             "operator_secret_id": init.operator_secret_id,
+            "backup_role_id": init.backup_role_id,
+            "backup_secret_id": init.backup_secret_id,
         }
         self.outputs = outputs
         self.register_outputs(outputs)

@@ -7,8 +7,8 @@ operator's AppRole, checks every node votes and the audit device is on, and revo
 is never an output, never in state, never printed.
 
 Outputs: the encrypted shares with their keys' fingerprints, the system AppRole's role id and a wrapped secret id
-(single use, 24 h), the cluster operator's AppRole credentials, voters, audit devices, leader at init. The
-credentials and shares are secret outputs (encrypted in the state).
+(single use, 24 h), the cluster operator's and the backup AppRole's credentials, voters, audit devices, leader at
+init. The credentials and shares are secret outputs (encrypted in the state).
 
 It is created once: ``diff`` never asks for a change (a new PGP key list is a rekey, not a second init), delete
 leaves the data to the nodes' VPSes.
@@ -26,7 +26,7 @@ import pulumi.dynamic
 
 from vault.cluster import ca_bundle_file, initialise
 
-SECRET_OUTPUTS = ["shares", "system_secret_id_wrapped", "operator_secret_id"]
+SECRET_OUTPUTS = ["shares", "system_secret_id_wrapped", "operator_secret_id", "backup_secret_id"]
 
 
 class _InitProvider(pulumi.dynamic.ResourceProvider):
@@ -47,6 +47,7 @@ class _InitProvider(pulumi.dynamic.ResourceProvider):
             "system_role_id": result.system_role_id,
             "system_secret_id_wrapped": result.system_secret_id_wrapped.reveal(),
             "operator_role_id": result.operator_role_id, "operator_secret_id": result.operator_secret_id.reveal(),
+            "backup_role_id": result.backup_role_id, "backup_secret_id": result.backup_secret_id.reveal(),
             "initialized_at": datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),
         }
         return pulumi.dynamic.CreateResult(id_=f"init@{addresses[0]}", outs=outs)
@@ -69,6 +70,8 @@ class ClusterInit(pulumi.dynamic.Resource, module="vault", name="ClusterInit"):
     system_secret_id_wrapped: pulumi.Output[str]
     operator_role_id: pulumi.Output[str]
     operator_secret_id: pulumi.Output[str]
+    backup_role_id: pulumi.Output[str]
+    backup_secret_id: pulumi.Output[str]
 
     def __init__(self, name: str, *, addresses: pulumi.Input[list[str]], ca_cert: pulumi.Input[str],
                  pgp_keys: list[str], fingerprints: list[str], threshold: int, shares_file: str, unseal_wait: float,
@@ -78,6 +81,6 @@ class ClusterInit(pulumi.dynamic.Resource, module="vault", name="ClusterInit"):
             "threshold": threshold, "shares_file": shares_file, "unseal_wait": unseal_wait,
             **{key: None for key in ("shares", "leader", "voters", "audit_devices", "system_role_id",
                                      "system_secret_id_wrapped", "operator_role_id", "operator_secret_id",
-                                     "initialized_at")}}
+                                     "backup_role_id", "backup_secret_id", "initialized_at")}}
         super().__init__(_InitProvider(), name, props, pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)))

@@ -351,8 +351,10 @@ class VaultClient:
         what = f"{method} {path}"
         url = f"{address or self.active_node()}/v1/{path.lstrip('/')}"
         try:
+            # verify given per request: a session's own is overridden by REQUESTS_CA_BUNDLE (requests#3829)
             reply = self._session.request(method, url, headers={"X-Vault-Token": self.token.reveal()},
-                                          timeout=timeout or self.config.timeout, **kwargs)
+                                          timeout=timeout or self.config.timeout,
+                                          **{"verify": self.config.verify, **kwargs})
         except requests.RequestException as exc:
             raise VaultUnavailable(f"{what}: {type(exc).__name__}") from None
         if reply.status_code == 404 and ok_404:

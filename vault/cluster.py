@@ -10,7 +10,8 @@
 3. the root token stays in this process's memory while the operators unseal every node (``unseal_wait`` seconds);
 4. with it: ``vault.bootstrap.bootstrap`` (mounts, transit, policies, AppRole, admin MFA), autopilot settings,
    the cluster operator's AppRole (``vault-cluster`` policy: raft, autopilot, step-down, health, audit list; its
-   secret id becomes a Pulumi secret so day-2 changes of the cluster run through the engine), a wrapped secret id
+   secret id becomes a Pulumi secret so day-2 changes of the cluster run through the engine), the backup AppRole
+   (``vault-backup``: raft snapshot, secret reads, restore canaries; for ``invoke vault.backup``), a wrapped secret id
    of the system AppRole for the operators, every node a raft voter, the audit device checked; then the root
    token is revoked.
 """
@@ -31,6 +32,7 @@ from toolkit.errors import ToolkitError
 from toolkit.private_files import write_private
 from toolkit.redact import REDACTOR, Secret
 from toolkit.wait import wait_for
+from vault.backup.inventory import CANARY_NAME, CANARY_TENANT, DEFAULT_MOUNTS
 from vault.bootstrap import bootstrap, issue_system_secret_id
 from vault.client import VaultClient
 from vault.config import VaultConfig
@@ -47,6 +49,24 @@ path "sys/leader" { capabilities = ["read"] }
 path "sys/ha-status" { capabilities = ["read"] }
 path "auth/token/lookup-self" { capabilities = ["read"] }
 """
+BACKUP_ROLE = "vault-backup"
+
+
+def backup_policy(mounts: tuple[str, ...] = DEFAULT_MOUNTS) -> str:
+    """What ``invoke vault.backup`` needs and no more: a raft snapshot, every secret read (for the manifest's
+    digests) and its own restore canary written; no delete, no metadata writes, no policies or auth."""
+    lines = ["# The backup credential: raft snapshots, reads of the secret mounts, the restore canaries.",
+             'path "sys/storage/raft/configuration" { capabilities = ["read"] }',
+             'path "sys/storage/raft/snapshot" { capabilities = ["read"] }']
+    for mount in mounts:
+        lines += [f'path "{mount}/data/*" {{ capabilities = ["read"] }}',
+                  f'path "{mount}/data/{CANARY_TENANT}/{CANARY_NAME}" '
+                  '{ capabilities = ["create", "read", "update"] }',
+                  f'path "{mount}/metadata/*" {{ capabilities = ["read", "list", "scan"] }}',
+                  f'path "{mount}/metadata" {{ capabilities = ["list", "scan"] }}']
+    return "\n".join(lines) + "\n"
+
+
 AUTOPILOT = {"cleanup_dead_servers": True, "dead_server_last_contact_threshold": "10m", "min_quorum": 3,
              "server_stabilization_time": "10s", "last_contact_threshold": "10s"}
 POLL = 0.25
@@ -77,6 +97,8 @@ class InitResult:
     system_secret_id_wrapped: Secret
     operator_role_id: str
     operator_secret_id: Secret
+    backup_role_id: str
+    backup_secret_id: Secret
     bootstrap_changes: list[str] = field(default_factory=list)
 
 
@@ -148,14 +170,8 @@ def _finish(addresses: list[str], ca_file: str, root: Secret, shares: list[Encry
         leader = client.active_node(wait=30.0)
         raft = "sys/storage/raft"
         client.write(f"{raft}/autopilot/configuration", {**AUTOPILOT, "server_stabilization_time": "1s"})
-        client.write(f"sys/policies/acl/{OPERATOR_ROLE}", {"policy": OPERATOR_POLICY})
-        client.write(f"auth/approle/role/{OPERATOR_ROLE}", {
-            "token_policies": [OPERATOR_ROLE], "token_ttl": 900, "token_max_ttl": 3600, "bind_secret_id": True})
-        operator_role = str(((client.read(f"auth/approle/role/{OPERATOR_ROLE}/role-id") or {}).get("data") or {})
-                            .get("role_id", ""))
-        operator_secret = Secret(str(((client.write(f"auth/approle/role/{OPERATOR_ROLE}/secret-id", {}) or {})
-                                      .get("data") or {}).get("secret_id", "")))
-        REDACTOR.register(operator_secret)
+        operator_role, operator_secret = make_approle(client, OPERATOR_ROLE, OPERATOR_POLICY)
+        backup_role, backup_secret = make_approle(client, BACKUP_ROLE, backup_policy(), token_ttl=3600)
         wrapped = issue_system_secret_id(client, wrap_ttl="24h")
         voters = wait_voters(client, len(addresses))
         client.write(f"{raft}/autopilot/configuration", AUTOPILOT)
@@ -167,7 +183,20 @@ def _finish(addresses: list[str], ca_file: str, root: Secret, shares: list[Encry
     return InitResult(shares=shares, leader=leader, voters=voters, audit_devices=devices,
                       system_role_id=done.system_role_id, system_secret_id_wrapped=wrapped,
                       operator_role_id=operator_role, operator_secret_id=operator_secret,
+                      backup_role_id=backup_role, backup_secret_id=backup_secret,
                       bootstrap_changes=done.changed)
+
+
+def make_approle(client: VaultClient, name: str, policy: str, *, token_ttl: int = 900) -> tuple[str, Secret]:
+    """Policy ``name`` and an AppRole of the same name bound to it: (role id, a secret id)."""
+    client.write(f"sys/policies/acl/{name}", {"policy": policy})
+    client.write(f"auth/approle/role/{name}", {
+        "token_policies": [name], "token_ttl": token_ttl, "token_max_ttl": token_ttl * 4, "bind_secret_id": True})
+    role_id = str(((client.read(f"auth/approle/role/{name}/role-id") or {}).get("data") or {}).get("role_id", ""))
+    secret_id = Secret(str(((client.write(f"auth/approle/role/{name}/secret-id", {}) or {}).get("data") or {})
+                           .get("secret_id", "")))
+    REDACTOR.register(secret_id)
+    return role_id, secret_id
 
 
 def raft_servers(client: VaultClient) -> list[dict[str, Any]]:

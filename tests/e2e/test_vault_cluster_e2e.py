@@ -1,11 +1,15 @@
 """The Vault cluster stack with the real engine: bad input refused before anything exists, then `pulumi up` of three
 OpenBao nodes on simulated Hostwinds VPSes, unsealed by three operators with their PGP-encrypted shares ->
-healthy over verified TLS, three raft voters, audit on, root token gone, no clear share anywhere; a second init of
-the running cluster refused with nothing changed."""
+healthy over verified TLS, three raft voters, audit on, root token gone, no clear share anywhere -> `invoke status`
+shows the cluster -> the leader killed during writes: 0 failed -> `invoke vault.backup` from the cluster and
+`invoke dr.drill` restoring it in a scratch Vault, verified; a second init of the running cluster refused with
+nothing changed."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -17,9 +21,18 @@ import pytest
 import requests
 
 from sandbox.hostwinds_sim.server import SimulatorServer
-from tests.e2e.vault_cluster import REPO, ClusterProject, environment, unseal_command, up_with_operators
+from tests.e2e.vault_cluster import (
+    REPO,
+    ClusterProject,
+    environment,
+    operator_env,
+    run_invoke,
+    unseal_command,
+    up_with_operators,
+)
 from tests.fixtures.ssh import ClientKey, ssh_connect, ssh_run
 from tests.pgp_operators import make_operators, stop_agents
+from toolkit.private_files import write_private
 from toolkit.redact import Secret
 from vault import kv, paths
 from vault.client import VaultClient
@@ -39,6 +52,14 @@ def unwrap(address: str, token: str, env: dict[str, str]) -> Secret:
                           verify=env["VAULT_CACERT"])
     reply.raise_for_status()
     return Secret(reply.json()["data"]["secret_id"])
+
+
+def approle_token(addresses: list[str], role_id: str, secret_id: str, env: dict[str, str]) -> str:
+    """A token of the AppRole, as `bao write auth/approle/login` gives the operator (via the failing-over client)."""
+    with VaultClient(VaultConfig(tuple(addresses), role_id=role_id, secret_id=Secret(secret_id),
+                                 verify=env["VAULT_CACERT"]), manage_token=False) as client:
+        client.login()
+        return client.token.reveal()
 
 
 def ssh_key(state: str) -> str:
@@ -110,6 +131,19 @@ def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tmp_path:
 
         project.pulumi("preview", "--expect-no-changes", stack="main")
 
+        # `invoke status` (the fleet view, no tenant yet) shows the cluster, read with the cluster operator's AppRole.
+        audit_log = tmp_path / "audit.log"
+        shell_env = operator_env(audit_log, **env)
+        (tmp_path / "no-tenants").mkdir()
+        shown = run_invoke("status", "--json", "--no-outputs", "--stacks-dir", str(tmp_path / "no-tenants"),
+                           env={**shell_env, "VAULT_ROLE_ID": secret["operator_role_id"],
+                                "VAULT_SECRET_ID": secret["operator_secret_id"]}, check=False)
+        cluster = json.loads(shown.stdout)["vault_cluster"]
+        assert shown.returncode == 0 and cluster["severity"] == "ok", cluster
+        assert cluster["leader"] in addresses and cluster["voters"] == 3 and cluster["max_lag"] < 100
+        assert [n["state"] for n in cluster["nodes"]].count("standby") == 2
+        assert all(300 < n["cert_days_left"] < 400 for n in cluster["nodes"]), cluster["nodes"]
+
         # The leader's process killed during writes with the system AppRole (its wrapped secret id opened once):
         # 0 failed operations; the restarted node is sealed, and `invoke vault.unseal` by 3 operators brings it back.
         system = VaultClient(VaultConfig(tuple(addresses), role_id=secret["system_role_id"],
@@ -128,6 +162,24 @@ def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tmp_path:
             assert run.returncode == 0, run.stdout[-3000:]
         states = probe_all(addresses, timeout=3.0, verify=env["VAULT_CACERT"])
         assert sum(s.active for s in states) == 1 and not any(s.sealed for s in states)
+
+        # A backup taken from the cluster (`invoke vault.backup` with the backup AppRole's token over verified TLS),
+        # then `invoke dr.drill`: restored into a local scratch Vault, unsealed with 3 operators' shares, verified.
+        key_file, keys_file = tmp_path / "backup.key", tmp_path / "unseal-keys"
+        write_private(key_file, base64.b64encode(os.urandom(32)).decode() + "\n")
+        write_private(keys_file, "\n".join(  # what 3 operators type at the drill's hidden prompt
+            decrypt_share(s["share"], str(op.home)).reveal() for s, op in zip(secret["unseal_shares"][:3],
+                                                                             operators[:3], strict=True)) + "\n")
+        backup_env = {**shell_env, "PM_BACKUP_DEST": str(tmp_path / "backups"), "PM_BACKUP_KEY_FILE": str(key_file),
+                      "VAULT_TOKEN": approle_token(addresses, secret["backup_role_id"],
+                                                   secret["backup_secret_id"], env)}
+        backup = run_invoke("vault.backup", env=backup_env)
+        assert "OK" in backup.stdout and "canaries 4" in backup.stdout, backup.stdout[-3000:]
+        drill = run_invoke("dr.drill", "--unseal-keys-file", str(keys_file), "--report", str(tmp_path / "drill.json"),
+                           env=backup_env)
+        report = json.loads((tmp_path / "drill.json").read_text())
+        assert "DR drill PASSED" in drill.stdout and report["ok"] and report["canaries_checked"] == 4, report
+        assert report["secrets_matched"] == report["secrets_checked"] >= 34, report  # 30 written above + 4 canaries
 
         # A second init of the running cluster (its init resource lost): refused, nothing changed.
         urn = next(r["urn"] for r in json.loads(state)["deployment"]["resources"]

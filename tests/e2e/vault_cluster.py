@@ -66,10 +66,24 @@ class ClusterProject:
         return dict(json.loads(self.pulumi("stack", "output", "--json", *extra, stack=stack).stdout))
 
 
-def unseal_command(shares_file: Path, operator: Operator, addresses: list[str]) -> tuple[list[str], dict[str, str]]:
+def operator_env(audit_log: Path, **settings: str) -> dict[str, str]:
+    """An operator's shell: no sandbox or test Vault settings, only ``settings`` (VAULT_ADDRS, VAULT_CACERT, ...)."""
     env = {k: v for k, v in pulumi_env(Path("/nonexistent")).items() if not k.startswith(("VAULT_", "PM_"))}
-    env.update({"GNUPGHOME": str(operator.home), "COLUMNS": "200", "PM_AUDIT_LOG": str(shares_file.parent / "a.log"),
-                "VAULT_ADDRS": ",".join(addresses)})
+    env.update({"COLUMNS": "200", "PM_AUDIT_LOG": str(audit_log), **settings})
+    return env
+
+
+def run_invoke(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``invoke <args>`` as the operator runs it, from the repository."""
+    run = subprocess.run([INVOKE, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    if check and run.returncode != 0:
+        raise AssertionError(f"invoke {' '.join(args)} failed ({run.returncode}):\n{run.stdout[-4000:]}\n"
+                             f"{run.stderr[-3000:]}")
+    return run
+
+
+def unseal_command(shares_file: Path, operator: Operator, addresses: list[str]) -> tuple[list[str], dict[str, str]]:
+    env = operator_env(shares_file.parent / "a.log", GNUPGHOME=str(operator.home), VAULT_ADDRS=",".join(addresses))
     return [INVOKE, "vault.unseal", "--shares-file", str(shares_file), "--wait", "240"], env
 
 
