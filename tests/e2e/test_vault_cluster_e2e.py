@@ -1,8 +1,9 @@
 """The Vault cluster stack with the real engine: bad input refused before anything exists, then `pulumi up` of three
 OpenBao nodes on simulated Hostwinds VPSes, unsealed by three operators with their PGP-encrypted shares ->
 healthy over verified TLS, three raft voters, audit on, root token gone, no clear share anywhere -> `invoke status`
-shows the cluster -> the leader killed during writes: 0 failed -> `invoke vault.backup` from the cluster and
-`invoke dr.drill` restoring it in a scratch Vault, verified; a second init of the running cluster refused with
+shows the cluster -> the leader killed during writes: 0 failed -> a tenant stack converges against the cluster
+(all three addresses, the CA, the system AppRole) -> `invoke vault.backup` from the cluster and `invoke dr.drill`
+restoring it in a scratch Vault, verified; a second init of the running cluster refused with
 nothing changed."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 import requests
 
 from sandbox.hostwinds_sim.server import SimulatorServer
+from sandbox.settings import SandboxSettings
 from tests.e2e.vault_cluster import (
     REPO,
     ClusterProject,
@@ -30,11 +32,13 @@ from tests.e2e.vault_cluster import (
     unseal_command,
     up_with_operators,
 )
+from tests.fixtures.hostwinds import HW_API_KEY
 from tests.fixtures.ssh import ClientKey, ssh_connect, ssh_run
+from tests.fixtures.tenant import TenantProject
 from tests.pgp_operators import make_operators, stop_agents
 from toolkit.private_files import write_private
 from toolkit.redact import Secret
-from vault import kv, paths
+from vault import keys, kv, paths
 from vault.client import VaultClient
 from vault.cluster import raft_servers
 from vault.config import VaultConfig
@@ -79,9 +83,11 @@ def node_shell(address: str, private_key: str) -> Iterator[paramiko.SSHClient]:
         client.close()
 
 
-def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tmp_path: Path) -> None:
+def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tenant_sandbox: tuple[SandboxSettings,
+                                              dict[str, str]], tmp_path: Path) -> None:
     operators = make_operators(tmp_path / "gpg", 5)
     project = ClusterProject(tmp_path / "project", hw_sim.url)
+    tenant: TenantProject | None = None
     try:
         # Bad input: refused by the program before any resource exists.
         for stack, overrides, expected in (
@@ -146,8 +152,8 @@ def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tmp_path:
 
         # The leader's process killed during writes with the system AppRole (its wrapped secret id opened once):
         # 0 failed operations; the restarted node is sealed, and `invoke vault.unseal` by 3 operators brings it back.
-        system = VaultClient(VaultConfig(tuple(addresses), role_id=secret["system_role_id"],
-                                         secret_id=unwrap(addresses[0], secret["system_secret_id_wrapped"], env),
+        system_secret = unwrap(addresses[0], secret["system_secret_id_wrapped"], env)
+        system = VaultClient(VaultConfig(tuple(addresses), role_id=secret["system_role_id"], secret_id=system_secret,
                                          verify=env["VAULT_CACERT"]))
         leader = next(s.address for s in probe_all(addresses, timeout=3.0, verify=env["VAULT_CACERT"]) if s.active)
         admin = ssh_key(state)
@@ -162,6 +168,17 @@ def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tmp_path:
             assert run.returncode == 0, run.stdout[-3000:]
         states = probe_all(addresses, timeout=3.0, verify=env["VAULT_CACERT"])
         assert sum(s.active for s in states) == 1 and not any(s.sealed for s in states)
+
+        # A tenant stack converges against the cluster: all three addresses, the CA, the system AppRole.
+        tenant = TenantProject(tmp_path / "tenant", *tenant_sandbox)
+        tenant.env = {k: v for k, v in tenant.env.items() if not k.startswith("VAULT_")}
+        tenant.env.update(env, VAULT_ROLE_ID=secret["system_role_id"], VAULT_SECRET_ID=system_secret.reveal(),
+                          HOSTWINDS_API_KEY=HW_API_KEY)
+        tenant.deploy("clus", hostwinds={"api_url": hw_sim.url})
+        tenant.pulumi("preview", "--expect-no-changes", stack="clus")
+        with VaultClient(VaultConfig(tuple(addresses), role_id=secret["system_role_id"], secret_id=system_secret,
+                                     verify=env["VAULT_CACERT"])) as reader:
+            assert keys.read_private(reader, paths.admin_ssh("clus")).reveal().startswith("-----BEGIN")
 
         # A backup taken from the cluster (`invoke vault.backup` with the backup AppRole's token over verified TLS),
         # then `invoke dr.drill`: restored into a local scratch Vault, unsealed with 3 operators' shares, verified.
@@ -179,7 +196,7 @@ def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tmp_path:
                            env=backup_env)
         report = json.loads((tmp_path / "drill.json").read_text())
         assert "DR drill PASSED" in drill.stdout and report["ok"] and report["canaries_checked"] == 4, report
-        assert report["secrets_matched"] == report["secrets_checked"] >= 34, report  # 30 written above + 4 canaries
+        assert report["secrets_matched"] == report["secrets_checked"] > 34, report  # 30 above, 4 canaries, tenant
 
         # A second init of the running cluster (its init resource lost): refused, nothing changed.
         urn = next(r["urn"] for r in json.loads(state)["deployment"]["resources"]
@@ -191,6 +208,8 @@ def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tmp_path:
         assert sum(s.active for s in after) == 1 and not any(s.sealed for s in after)
         assert json.loads(shares_file.read_text())["shares"] == secret["unseal_shares"]
     finally:
+        if tenant is not None:
+            tenant.pulumi("destroy", "--yes", "--skip-preview", stack="clus", check=False)
         for stack in ("main",):
             project.pulumi("destroy", "--yes", "--skip-preview", stack=stack, check=False)
         stop_agents(operators)
