@@ -1,8 +1,8 @@
 """The Vault cluster stack with the real engine: bad input refused before anything exists, then `pulumi up` of three
 OpenBao nodes on simulated Hostwinds VPSes, unsealed by three operators with their PGP-encrypted shares ->
 healthy over verified TLS, three raft voters, audit on, root token gone, no clear share anywhere -> `invoke status`
-shows the cluster -> the leader killed during writes: 0 failed -> a tenant stack converges against the cluster
-(all three addresses, the CA, the system AppRole) -> `invoke vault.backup` from the cluster and `invoke dr.drill`
+shows the cluster -> a tenant stack converges against it (all three addresses, the CA, the system AppRole) while the
+leader's process is killed: 0 failed operations -> `invoke vault.backup` from the cluster and `invoke dr.drill`
 restoring it in a scratch Vault, verified; a second init of the running cluster refused with
 nothing changed."""
 
@@ -38,7 +38,9 @@ from tests.fixtures.tenant import TenantProject
 from tests.pgp_operators import make_operators, stop_agents
 from toolkit.private_files import write_private
 from toolkit.redact import Secret
+from toolkit.wait import wait_for
 from vault import keys, kv, paths
+from vault.claims import read_tenant_claim
 from vault.client import VaultClient
 from vault.cluster import raft_servers
 from vault.config import VaultConfig
@@ -150,31 +152,45 @@ def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tenant_sa
         assert [n["state"] for n in cluster["nodes"]].count("standby") == 2
         assert all(300 < n["cert_days_left"] < 400 for n in cluster["nodes"]), cluster["nodes"]
 
-        # The leader's process killed during writes with the system AppRole (its wrapped secret id opened once):
-        # 0 failed operations; the restarted node is sealed, and `invoke vault.unseal` by 3 operators brings it back.
+        # A tenant stack converges against the cluster (all three addresses, the CA, the system AppRole whose wrapped
+        # secret id is opened once) while the leader's process is killed once the tenant's `pulumi up` has written to
+        # Vault, and while the system AppRole writes: 0 failed operations. The restarted node is sealed, and
+        # `invoke vault.unseal` by 3 operators brings it back.
         system_secret = unwrap(addresses[0], secret["system_secret_id_wrapped"], env)
         system = VaultClient(VaultConfig(tuple(addresses), role_id=secret["system_role_id"], secret_id=system_secret,
                                          verify=env["VAULT_CACERT"]))
+        tenant = TenantProject(tmp_path / "tenant", *tenant_sandbox)
+        tenant.env = {k: v for k, v in tenant.env.items() if not k.startswith("VAULT_")}
+        tenant.env.update(env, VAULT_ROLE_ID=secret["system_role_id"], VAULT_SECRET_ID=system_secret.reveal(),
+                          HOSTWINDS_API_KEY=HW_API_KEY)
+        tenant.write_stack("clus", hostwinds={"api_url": hw_sim.url})
+        tenant.init("clus")
         leader = next(s.address for s in probe_all(addresses, timeout=3.0, verify=env["VAULT_CACERT"]) if s.active)
         admin = ssh_key(state)
-        with system, node_shell(leader, admin) as shell:
-            assert ssh_run(shell, "kill -9 $(cat /run/pm-standins/units/openbao.pid)")[0] == 0
-            written = [kv.write_next(system, paths.SecretPath("vps", f"cluster-e2e/op{i}"), {"i": i})
-                       for i in range(30)]
-            assert written == [1] * 30 and system.failovers >= 1
-            assert ssh_run(shell, "systemctl start openbao")[0] == 0
+        up = subprocess.Popen(["pulumi", "up", "--yes", "--skip-preview", "--stack", "clus", "--non-interactive"],
+                              cwd=tenant.root, env=tenant.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+        try:
+            with system, node_shell(leader, admin) as shell:
+                wait_for(lambda: up.poll() is not None or read_tenant_claim(system, "clus") is not None,
+                         what="the tenant's first write to Vault", timeout=300, interval=0.1)
+                assert up.poll() is None, f"pulumi up ended before the leader was killed:\n{up.communicate()[0]}"
+                assert ssh_run(shell, "kill -9 $(cat /run/pm-standins/units/openbao.pid)")[0] == 0
+                written = [kv.write_next(system, paths.SecretPath("vps", f"cluster-e2e/op{i}"), {"i": i})
+                           for i in range(30)]
+                assert written == [1] * 30 and system.failovers >= 1
+                tenant_out = up.communicate(timeout=900)[0]
+                assert up.returncode == 0, tenant_out[-6000:]
+                assert ssh_run(shell, "systemctl start openbao")[0] == 0
+        finally:
+            if up.poll() is None:
+                up.kill()
+                up.wait()
         for command, command_env in (unseal_command(shares_file, op, addresses) for op in operators[2:5]):
             run = subprocess.run(command, env=command_env, cwd=REPO, capture_output=True, text=True, timeout=300)
             assert run.returncode == 0, run.stdout[-3000:]
         states = probe_all(addresses, timeout=3.0, verify=env["VAULT_CACERT"])
         assert sum(s.active for s in states) == 1 and not any(s.sealed for s in states)
-
-        # A tenant stack converges against the cluster: all three addresses, the CA, the system AppRole.
-        tenant = TenantProject(tmp_path / "tenant", *tenant_sandbox)
-        tenant.env = {k: v for k, v in tenant.env.items() if not k.startswith("VAULT_")}
-        tenant.env.update(env, VAULT_ROLE_ID=secret["system_role_id"], VAULT_SECRET_ID=system_secret.reveal(),
-                          HOSTWINDS_API_KEY=HW_API_KEY)
-        tenant.deploy("clus", hostwinds={"api_url": hw_sim.url})
         tenant.pulumi("preview", "--expect-no-changes", stack="clus")
         with VaultClient(VaultConfig(tuple(addresses), role_id=secret["system_role_id"], secret_id=system_secret,
                                      verify=env["VAULT_CACERT"])) as reader:
