@@ -18,7 +18,7 @@ workers="${PM_TEST_WORKERS:-3}"
 parallel=()
 if [ "$workers" != "0" ]; then parallel=(-n "$workers" --dist loadfile); fi
 set +e
-.venv/bin/python -m pytest "${parallel[@]}" "$@"
+.venv/bin/python -m pytest "${parallel[@]}" --durations=25 "$@"
 rc=$?
 set -e
 # pytest exits 5 when it collected no tests: not a failure of the suite.
