@@ -166,7 +166,8 @@ def certificate_probe(view: TenantView) -> Cell:
     key = view.sources.admin_key(view.config.tenant_id, view.require_vault("no admin key (Vault: {error})"))
     pem = view.sources.read_certificate(view.ip, key)
     info = parse_certificate(pem) if pem else None
-    return certificate_cell(info, view.now, host=view.config.mail_host, path=view.cert_path)
+    return certificate_cell(info, view.now, host=view.config.mail_host,
+                            path=f"served by {view.ip} (TLS 443/465/993), else {view.cert_path}")
 
 
 Probe = Callable[[TenantView], Cell]

@@ -1,8 +1,8 @@
-"""The TLS certificate column of `invoke status`: read the VPS's certificate (X.509) and grade its expiry.
+"""The TLS certificate column of `invoke status`: the certificate the mail host serves (else the file on the VPS,
+``fleet.status_sources``), its expiry graded.
 
 More than 30 days left ok, <= 30 warning, <= 7 and <= 1 critical (the crossed threshold is reported), expired
-critical; a certificate that does not name the mail host is a warning; no certificate at all is unknown (the
-sandbox cannot get one).
+critical; a certificate that does not name the mail host is a warning; no certificate at all is unknown.
 """
 
 from __future__ import annotations

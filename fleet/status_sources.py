@@ -6,6 +6,8 @@ Every outside read of the collector goes through ``Sources``, so unit tests pass
 
 from __future__ import annotations
 
+import socket
+import ssl
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,6 +54,8 @@ class StatusSettings:
     backup_dest: str | None = None
     s3_endpoint: str | None = None
     cert_path: str = CERT_PATH
+    tls_ports: tuple[int, ...] = (443, 465, 993)
+    """Where the served certificate is read first (empty: only the file on the VPS)."""
     ssh_port: int = 22
     ssh_timeout: float = 10.0
     http_timeout: float = 10.0
@@ -190,10 +194,33 @@ class LiveSources:
                              hostwinds=lambda: self._hostwinds(config))
 
     def read_certificate(self, host: str, private_key: Secret) -> bytes | None:
-        """The certificate file on the VPS, or None when there is none. Read-only, so a host key seen for the
-        first time is accepted (nothing secret is sent: public-key authentication)."""
+        """The certificate the mail host serves (HTTPS, then SMTPS and IMAPS: what clients see, whatever Mailu's
+        TLS flavour stores where), else the certificate file on the VPS, or None when there is neither. Read-only,
+        so a host key seen for the first time is accepted (nothing secret is sent: public-key authentication)."""
+        served = served_certificate(host, self.settings.tls_ports, timeout=self.settings.http_timeout)
+        if served is not None:
+            return served
         timeout = self.settings.ssh_timeout
         with SshExecutor(host, private_key, port=self.settings.ssh_port, known_hosts=KnownHosts(
                 trust_on_first_use=True), connect_timeout=timeout, boot_timeout=timeout,
                 command_timeout=timeout * 3) as ssh:
             return ssh.read_file_if_exists(self.settings.cert_path)
+
+
+def served_certificate(host: str, ports: tuple[int, ...], timeout: float = 10.0) -> bytes | None:
+    """The leaf certificate (PEM) the first answering TLS port of ``host`` presents. Not verified here: status
+    grades its expiry and names; trust is the clients' business (a self-signed sandbox certificate still shows)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    for port in ports:
+        try:
+            with socket.create_connection((host, port), timeout=timeout) as raw, \
+                    context.wrap_socket(raw) as tls:
+                der = tls.getpeercert(binary_form=True)
+        except (OSError, ssl.SSLError):
+            continue
+        if der:
+            return ssl.DER_cert_to_PEM_cert(der).encode()
+    return None
+
