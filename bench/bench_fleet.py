@@ -142,7 +142,7 @@ def bench_backup(root: Path, count: int, base_env: Mapping[str, str]) -> None:
         report(f"vault.backup incl. verified manifest, {count:,} tenants", run, "< 30 s")
         drill = root / "drill.json"
         run = measure(["dr.drill", "--report", str(drill)], env, root / "drill.log")
-        timings = json.loads(drill.read_text()).get("timings", {}) if drill.exists() else {}
+        timings = json.loads(drill.read_text()).get("timings_seconds", {}) if drill.exists() else {}
         steps = ", ".join(f"{k} {float(v):.1f} s" for k, v in timings.items())
         report(f"dr.drill (restore + verify every secret), {count:,} tenants", run, "verify < 30 s", f"  {steps}")
     finally:

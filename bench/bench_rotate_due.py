@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/bench_rotate_due.py [--tenants 1000] [--parallelism 1,8,16]
 
-Seeds N stack files, each tenant's day-2 intent and 4 Vault records per tenant (admin/tenant SSH, SMTP admin, DKIM)
-with spread-out ``last_rotated`` dates (some due, some in a grace window, some retired DKIM selectors), then times:
+Seeds the synthetic fleet (``bench/synthetic_fleet.py``): N stack files, each tenant's day-2 intent and 4 Vault
+records per tenant (admin/tenant SSH, SMTP admin, DKIM) with spread-out dates (some due, some in a grace window, some
+retired DKIM selectors), then times:
 - the planning logic (``plan_due``: one KV read per tenant, the intent with the ages it records, + due computation)
   at several parallelisms;
 - the invoke task end to end (``rotate.due --dry-run``: stack files, Vault, table output to /dev/null).
@@ -13,14 +14,11 @@ Prints numbers; asserts nothing. Key material is a placeholder: planning never r
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import io
 import os
-import random
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,61 +26,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from invoke.context import Context
 from rich.console import Console
 
-from fleet import intent
+from bench.synthetic_fleet import NOW, seed_vault, write_stack_files
 from fleet.clock import FrozenClock, iso
 from fleet.rotation_runner import load_tenants, plan_due
 from sandbox.openbao import DevServer
 from tasks_lib import rotate_due
-from toolkit import stack_files
 from toolkit.net import free_port
 from toolkit.redact import Secret
-from vault import kv, paths
 from vault.bootstrap import bootstrap
 from vault.client import VaultClient
 from vault.config import VaultConfig
 
-NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
-
 
 def seed(client: VaultClient, stacks: Path, count: int, workers: int = 16, *, fresh: bool = False) -> None:
-    rng = random.Random(7)
-    spread = 0 if fresh else 1
-
-    def one(index: int) -> None:
-        tenant = f"t{index:05d}"
-        domain = f"{tenant}.bench.example"
-        retired: tuple[intent.RetiredDkim, ...] = ()
-        if index % 10 == 0 and not fresh:
-            retired = (intent.RetiredDkim("pm20251120", "x",
-                                          iso(NOW - dt.timedelta(hours=rng.randint(-30, 30)))),)
-        stack_files.create(stacks, {
-            "tenant_id": tenant, "domain": domain, "dkim_selector": "pm20260101",
-            "dns": {"provider": "rfc2136", "server": "127.0.0.1", "tsig_key_name": "bench"},
-        }, overwrite=True)
-        grace = ()
-        if index % 7 == 0 and not fresh:
-            grace = (intent.GraceKey("ssh-ed25519 AAAA old", "SHA256:o", 1,
-                                     iso(NOW + dt.timedelta(hours=rng.randint(-20, 20)))),)
-        since = {name: iso(NOW - dt.timedelta(days=spread * rng.randint(0, 120 if "ssh" in name else 400)))
-                 for name in intent.SECRET_NAMES}
-        intent.save(client, intent.TenantIntent(
-            tenant, intent.DkimIntent("pm20260101", "n", retired, history=("pm20260101",)),
-            admin_ssh=intent.SshIntent(grace=grace), since=since))
-        for kind in (paths.SshKeyKind.ADMIN, paths.SshKeyKind.TENANT):
-            rotated = NOW - dt.timedelta(days=rng.randint(0, 120))
-            data = {"private_key": "placeholder", "public_key": "ssh-ed25519 AAAA bench", "fingerprint": "SHA256:x",
-                    "algorithm": "ed25519", "created_at": iso(rotated), "last_rotated": iso(rotated),
-                    "rotation_policy": "90_days"}
-            kv.write_next(client, paths.ssh_key(tenant, kind), data)
-        kv.write_next(client, paths.smtp_admin(tenant), {
-            "username": f"admin@{domain}", "encrypted_password": "vault:v1:placeholder",
-            "last_rotated": iso(NOW - dt.timedelta(days=rng.randint(0, 200))), "rotation_policy": "180_days"})
-        kv.write_next(client, paths.dkim(domain, "pm20260101"), {
-            "private_key": "placeholder", "public_key": "x", "state": "active",
-            "last_rotated": iso(NOW - dt.timedelta(days=rng.randint(0, 400)))})
-
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(one, range(count)))
+    """The synthetic fleet's stack files and Vault records (``bench/synthetic_fleet.py``)."""
+    write_stack_files(stacks, count)
+    seed_vault(client, count, workers=workers, fresh=fresh)
 
 
 def main() -> None:

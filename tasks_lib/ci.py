@@ -1,4 +1,7 @@
-"""`invoke ci.plan` and `invoke ci.deploy`: the work behind the GitHub Actions deployment workflows."""
+"""`invoke ci.*`: the work behind the GitHub Actions workflows (logic: ``pipeline``). `ci.plan` (the stacks a change
+touches, its stages and shard jobs), `ci.deploy` (preview/up of a shard, of a rollout stage), `ci.rollout` and
+`ci.rollout-gate` (progressive rollout, resumable), `ci.vault-login` (OIDC), and for the scheduled workflows
+`ci.locked` (tasks under a Vault lock) and `ci.health-report` (the hourly status in the job summary)."""
 
 from __future__ import annotations
 

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from pipeline.deploy import StackResult
 from pipeline.rollout import Deploy, RolloutRecord, close_stage, deploy_stage
 from pipeline.shards import Shard, slice_of
-from pipeline.waves import Stage
+from pipeline.waves import Stage, rollout_plan
 from vault.client import VaultClient
 
+REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.UTC)
 
 
@@ -54,3 +58,30 @@ def test_a_halted_stage_run_again_deploys_only_what_did_not_succeed(vault_system
     assert again == ["a2", "a3", "a4"]  # a1 succeeded in the first run
     assert not close_stage(record, stage, NOW).halted
     assert close_stage(record, stage, NOW).reason == "completed by an earlier run"
+
+
+def test_the_gate_of_the_ci_stage_jobs_halts_until_every_stack_reported(vault_system: VaultClient,
+                                                                          tmp_path: Path) -> None:
+    """`invoke ci.rollout-gate` as the workflow runs it after a stage's shard jobs (here: the repository's own
+    stack, its one shard's outcome recorded the way `ci.deploy --stage` records it)."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    planned = rollout_plan(REPO, "", head, ["demo"])
+    stage = planned.stages[0]
+    assert stage.stacks == ("demo",)
+    summary = tmp_path / "summary.md"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VAULT_ADDR": vault_system.config.addresses[0],
+           "VAULT_TOKEN": vault_system.token.reveal(), "GITHUB_STEP_SUMMARY": str(summary), "COLUMNS": "200"}
+    gate = [sys.executable, "-m", "invoke", "ci.rollout-gate", "--stage", stage.name, "--stacks", "demo",
+            "--head", head]
+
+    early = subprocess.run(gate, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert early.returncode == 1, early.stdout + early.stderr
+    assert "1 stack(s) have no result" in early.stdout + early.stderr
+
+    RolloutRecord(vault_system, planned.rollout).report(stage.name, [StackResult("demo", "up", True, 1.0)])
+    done = subprocess.run(gate, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "deployed 1, failed 0, not deployed 0" in done.stdout + done.stderr
+    assert f"### Rollout `{planned.rollout}`" in summary.read_text()
+    assert f"| {stage.name} | 1 | 1 | 0 | 0 | completed |" in summary.read_text()
