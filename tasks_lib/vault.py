@@ -288,21 +288,27 @@ def bootstrap(c: Context, secret_id_file: str = "", wrap_ttl: int = 0) -> None:
 })
 def ci_roles(c: Context, repository: str, branch: str = "main", jwt_pubkey_file: str = "", issuer: str = "") -> None:
     """The Vault roles the workflows log in with (`invoke ci.vault-login`): ci-deploy for pushes to --branch,
-    ci-preview for pull requests of --repository; both bound to the repository claim, no stored secret."""
+    ci-preview for pull requests of --repository, ci-backup (snapshots and reads only) for the scheduled backup and
+    drill; all bound to the repository claim, no stored secret."""
     from vault.ci_auth import GITHUB_ISSUER, configure_ci_jwt
+    from vault.cluster import BACKUP_ROLE, backup_policy
 
     if repository.count("/") != 1 or not all(repository.split("/")):
         raise Exit(f"vault.ci-roles: --repository {repository!r} must be owner/name", code=2)
     keys = [Path(jwt_pubkey_file).read_text()] if jwt_pubkey_file else []
     discovery = None if keys else (issuer or GITHUB_ISSUER)
     roles = {"ci-deploy": {"repository": repository, "ref": f"refs/heads/{branch}"},
-             "ci-preview": {"repository": repository, "event_name": "pull_request"}}
+             "ci-preview": {"repository": repository, "event_name": "pull_request"},
+             "ci-backup": {"repository": repository, "ref": f"refs/heads/{branch}"}}
+    policies = {"ci-backup": [BACKUP_ROLE]}  # snapshots and reads only (the scheduled backup and drill)
     try:
         with audited("vault.ci-roles") as details, VaultClient.from_env(connection_env()) as client:
             details["roles"] = roles
+            client.write(f"sys/policies/acl/{BACKUP_ROLE}", {"policy": backup_policy()})
             for role, claims in roles.items():
                 configure_ci_jwt(client, role=role, bound_claims=claims, oidc_discovery_url=discovery,
-                                 validation_pubkeys=keys, bound_issuer=issuer or GITHUB_ISSUER)
+                                 validation_pubkeys=keys, bound_issuer=issuer or GITHUB_ISSUER,
+                                 policies=policies.get(role, ["system"]))
     except ToolkitError as exc:
         raise fail(exc) from None
     console.print(_table("CI roles [green]OK[/]", {

@@ -52,12 +52,19 @@ path "auth/token/lookup-self" { capabilities = ["read"] }
 BACKUP_ROLE = "vault-backup"
 
 
+BACKUP_LOCKS = ("vault-backup", "dr-drill")
+"""The scheduled jobs' lock records (``vault.locks``) the backup credential takes."""
+
+
 def backup_policy(mounts: tuple[str, ...] = DEFAULT_MOUNTS) -> str:
-    """What ``invoke vault.backup`` needs and no more: a raft snapshot, every secret read (for the manifest's
-    digests) and its own restore canary written; no delete, no metadata writes, no policies or auth."""
-    lines = ["# The backup credential: raft snapshots, reads of the secret mounts, the restore canaries.",
+    """What ``invoke vault.backup`` (and the scheduled backup and drill) need and no more: a raft snapshot, every
+    secret read (for the manifest's digests), its own restore canaries and lock records written; no delete, no
+    metadata writes, no policies or auth."""
+    lines = ["# The backup credential: raft snapshots, reads of the secret mounts, the restore canaries, its locks.",
              'path "sys/storage/raft/configuration" { capabilities = ["read"] }',
              'path "sys/storage/raft/snapshot" { capabilities = ["read"] }']
+    lines += [f'path "vps/data/_fleet/locks/{name}" {{ capabilities = ["create", "read", "update"] }}'
+              for name in BACKUP_LOCKS]
     for mount in mounts:
         lines += [f'path "{mount}/data/*" {{ capabilities = ["read"] }}',
                   f'path "{mount}/data/{CANARY_TENANT}/{CANARY_NAME}" '

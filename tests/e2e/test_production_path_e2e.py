@@ -23,6 +23,7 @@ from tests.fixtures.tenant import TenantProject
 from tests.integration.test_ci_vault_login import _jwt
 from toolkit.errors import ToolkitError
 from vault.ci_auth import GITHUB_ISSUER
+from vault.client import VaultClient
 
 REPO = Path(__file__).resolve().parents[2]
 TENANT = "prod1"
@@ -115,6 +116,13 @@ def test_production_guide_on_sandbox_equivalents(tenant_project: TenantProject, 
     assert vault_jwt_login(sandbox["VAULT_ADDR"], _jwt(issuer, push), "ci-deploy")
     with pytest.raises(ToolkitError):  # another repository's workflow cannot deploy
         vault_jwt_login(sandbox["VAULT_ADDR"], _jwt(issuer, {**push, "repository": "evil/fork"}), "ci-deploy")
+    # the scheduled backup logs in as ci-backup: snapshots and reads only, and a backup really works with it
+    backup_token = vault_jwt_login(sandbox["VAULT_ADDR"], _jwt(issuer, {**push, "event_name": "schedule"}), "ci-backup")
+    scheduled = {k: v for k, v in backup_env.items() if k != "VAULT_TOKEN"} | {"VAULT_TOKEN": backup_token}
+    invoke("vault.backup", env=scheduled)
+    with pytest.raises(ToolkitError):  # ... and cannot write a tenant's secret
+        VaultClient.from_env({"VAULT_ADDR": sandbox["VAULT_ADDR"], "VAULT_TOKEN": backup_token}).write(
+            f"vps/data/{TENANT}/admin_ssh", {"data": {"private_key": "x"}})
     with pytest.raises(ToolkitError):  # a pull request is not a push to main
         vault_jwt_login(sandbox["VAULT_ADDR"], _jwt(issuer, {**push, "ref": "refs/pull/7/merge",
                                                               "event_name": "pull_request"}), "ci-deploy")
