@@ -24,7 +24,7 @@ from tests.e2e.day2 import kill_everything
 from tests.fixtures.tenant import TenantProject, run_migrate, start_migrate
 from toolkit.ssh import KnownHosts, SshExecutor
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # a migration with crashes after every step: minutes
 MARKER = "/mailu/mail/pm-migration-marker.txt"
 SECRETS = (("vps", "admin_ssh"), ("vps", "tenant_ssh"), ("smtp", "admin"), ("smtp", "mailu"))
 

@@ -29,6 +29,9 @@ def _up_destroy(project: TenantProject, tenant: str) -> None:
     project.pulumi("destroy", "--yes", "--skip-preview", stack=tenant)
 
 
+pytestmark = pytest.mark.timeout(600)  # each case is a whole tenant `up` against injected API faults
+
+
 @pytest.mark.parametrize("fault", [
     {"kind": "http_error", "status": 503, "times": 2},
     {"kind": "lost_reply", "times": 1},
