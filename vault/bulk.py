@@ -19,8 +19,8 @@ import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from vault.client import VaultClient
-from vault.errors import SecretNotFound, VaultError, VaultPermissionDenied, VaultUnavailable
+from vault.client import VaultClient, status_error
+from vault.errors import VaultError, VaultUnavailable
 from vault.paths import SecretPath
 
 ATTEMPTS = 3
@@ -85,7 +85,7 @@ class BulkReader:
                 time.sleep(0.1 * (attempt + 1))
                 continue
             if reply.status >= 400:
-                raise _error(f"GET {path}", reply.status, body)
+                raise status_error(f"GET {path}", reply.status, body)
             try:
                 data = json.loads(body) if body else {}
             except ValueError:
@@ -111,18 +111,3 @@ class BulkReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _error(what: str, status: int, body: bytes) -> VaultError:
-    try:
-        detail = "; ".join(str(e) for e in json.loads(body).get("errors") or [])[:300]
-    except (ValueError, AttributeError):
-        detail = body[:200].decode(errors="replace")
-    message = f"{what}: HTTP {status} {detail}".rstrip()
-    if status == 403:
-        return VaultPermissionDenied(message)
-    if status == 404:
-        return SecretNotFound(message)
-    if status == 429 or status >= 500:
-        return VaultUnavailable(message)
-    return VaultError(message)

@@ -21,6 +21,7 @@ Retried writes can apply twice: writers of KV data use check-and-set (see ``vaul
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -148,12 +149,15 @@ def translate(exc: Exception, what: str) -> VaultError:
 
 def http_error(what: str, reply: requests.Response) -> VaultError:
     """A toolkit error for an HTTP error status of a raw request, with Vault's own error text."""
-    status = reply.status_code
+    return status_error(what, reply.status_code, reply.content)
+
+
+def status_error(what: str, status: int, body: bytes) -> VaultError:
+    """The toolkit error for an HTTP error status and its body (Vault's ``errors`` list, else the raw text)."""
     try:
-        errors = reply.json().get("errors") or []
-        detail = "; ".join(str(e) for e in errors)[:300]
+        detail = "; ".join(str(e) for e in json.loads(body).get("errors") or [])[:300]
     except (ValueError, AttributeError):
-        detail = reply.text[:200]
+        detail = body[:200].decode(errors="replace")
     message = f"{what}: HTTP {status} {detail}".rstrip()
     if status == 403:
         return VaultPermissionDenied(message)
