@@ -9,13 +9,18 @@ changes replace them (a new CA: every node gets a new certificate through its ``
 binary, the server config from ``vault.server.render_config``, TLS files, the service unit), with a certificate
 for the node made at create and again whenever ``ca_cert`` or ``cert_generation`` changes (renewal before expiry is
 a ``cert_generation`` bump: an update through the engine). The node's private key goes to the node only; outputs
-hold public facts (certificate, its expiry and serial, the binary's digest). ``peers`` only matter for the first
-join (``retry_join``) and are ignored afterwards, so replacing another node never restarts this one. ``host`` and
-``node_id`` replace. The SSH key and CA key are read from the (secret) inputs at run time and never copied to outputs.
+hold public facts (certificate, its expiry and serial, the binary's digest, ``running_digest``: what the process
+should run). An update writes the new binary and files but does not restart a running node: the ``ClusterRollout``
+resource restarts the nodes one at a time. Delete wipes the node (service stopped, keys shredded, raft data and
+audit log removed) before its VPS is terminated, with the admin key kept as a secret output for it. ``peers``
+only matter for the first join (``retry_join``) and are ignored afterwards, so replacing another node never
+restarts this one. ``host`` and ``node_id`` replace. The CA key is read from the (secret) input at run time and never
+copied to outputs.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,16 +31,18 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from components.unknowns import changed_keys, diff_result
+from toolkit.errors import ToolkitError
 from toolkit.redact import Secret
 from toolkit.ssh import KnownHosts, SshExecutor
 from toolkit.wait import wait_for
 from vault import tls
-from vault.cluster_host import NodeFiles, NodeInstallError, OpenBaoSource, api_address, install_node
+from vault.cluster_host import NodeFiles, NodeInstallError, OpenBaoSource, api_address, install_node, wipe_node
 from vault.nodes import probe_node
 
 SECRET_OUTPUTS = ["ca_key", "ssh_private_key"]
 NODE_SECRET_INPUTS = ("ca_key", "ssh_private_key")
 READY_WAIT = 60.0
+WIPE_WAIT = 20.0
 
 
 class _SecretsProvider(pulumi.dynamic.ResourceProvider):
@@ -109,14 +116,20 @@ def _apply(props: dict[str, Any], olds: dict[str, Any] | None) -> dict[str, Any]
     executor = SshExecutor(host, Secret(str(props["ssh_private_key"])), port=int(props.get("ssh_port") or 22),
                            known_hosts=KnownHosts(lines=[], trust_on_first_use=True))
     with executor:
-        result = install_node(executor, files, source)
+        result = install_node(executor, files, source, restart=olds is None)
     _ready(api_address(host), str(props["ca_cert"]))
     if result.restarted:
         pulumi.log.warn(f"{host}: OpenBao restarted to apply {', '.join(result.changed)}: the node is sealed "
                         "until the operators run `invoke vault.unseal`")
     return {**_public(props), "api_addr": api_address(host), "cert_pem": cert_pem,
             "cert_not_after": tls.not_after(cert_pem), "cert_serial": tls.serial(cert_pem),
-            "binary_sha256": result.binary_sha256}
+            "binary_sha256": result.binary_sha256, "running_digest": result.running_digest,
+            "ssh_private_key": props["ssh_private_key"]}
+
+
+def _executor(props: dict[str, Any], key: str) -> SshExecutor:
+    return SshExecutor(str(props["host"]), Secret(key), port=int(props.get("ssh_port") or 22),
+                       known_hosts=KnownHosts(lines=[], trust_on_first_use=True), boot_timeout=WIPE_WAIT)
 
 
 def _compared(props: dict[str, Any], key: str) -> Any:
@@ -141,8 +154,20 @@ class _NodeProvider(pulumi.dynamic.ResourceProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
         return pulumi.dynamic.UpdateResult(outs=_apply(news, olds))
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        return None  # the VPS resource owns the machine's life
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Wipe the node before its VPS is terminated (best effort: an unreachable host is terminated anyway)."""
+        key = props.get("ssh_private_key")
+        if not key:
+            print(f"{props.get('host')}: no admin key in this node's state (made by an older version): not wiped",
+                  file=sys.stderr)
+            return
+        try:
+            with _executor(props, str(key)) as executor:
+                wipe_node(executor)
+            print(f"pm-vault-cluster: {props.get('host')} wiped (OpenBao stopped, keys shredded, raft data and "
+                  "audit log removed) before its VPS is terminated", file=sys.stderr)
+        except ToolkitError as exc:
+            print(f"{props.get('host')}: not wiped ({exc}); its VPS is terminated anyway", file=sys.stderr)
 
 
 class OpenBaoNode(pulumi.dynamic.Resource, module="vault", name="OpenBaoNode"):
@@ -152,6 +177,7 @@ class OpenBaoNode(pulumi.dynamic.Resource, module="vault", name="OpenBaoNode"):
     cert_pem: pulumi.Output[str]
     cert_not_after: pulumi.Output[str]
     binary_sha256: pulumi.Output[str]
+    running_digest: pulumi.Output[str]
 
     def __init__(self, name: str, *, host: pulumi.Input[str], node_id: str, cluster_dns: str,
                  peers: pulumi.Input[list[str]], ca_cert: pulumi.Input[str], ca_key: pulumi.Input[str],
@@ -161,5 +187,6 @@ class OpenBaoNode(pulumi.dynamic.Resource, module="vault", name="OpenBaoNode"):
             "host": host, "node_id": node_id, "cluster_dns": cluster_dns, "peers": peers, "ca_cert": ca_cert,
             "ca_key": ca_key, "ssh_private_key": ssh_private_key, "openbao": openbao,
             "cert_generation": cert_generation, "api_addr": None, "cert_pem": None, "cert_not_after": None,
-            "cert_serial": None, "binary_sha256": None}
-        super().__init__(_NodeProvider(), name, props, opts)
+            "cert_serial": None, "binary_sha256": None, "running_digest": None}
+        super().__init__(_NodeProvider(), name, props, pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(additional_secret_outputs=["ssh_private_key"])))

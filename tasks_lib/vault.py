@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from tasks_lib.day2 import audited, connection_env
+from toolkit import connection
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.private_files import write_private
 from toolkit.redact import REDACTOR, Secret, scrub
@@ -318,7 +319,7 @@ def ci_roles(c: Context, repository: str, branch: str = "main", jwt_pubkey_file:
 @task(help={
     "shares_file": "the encrypted shares the cluster stack handed over (its `shares_file` output; default "
                    "$PM_VAULT_SHARES_FILE)",
-    "addresses": "the nodes, comma-separated (default: VAULT_ADDRS/VAULT_ADDR, else the shares file's)",
+    "addresses": "the nodes, comma-separated (default: exported VAULT_ADDRS/VAULT_ADDR, else the shares file's)",
     "wait": "seconds to wait for nodes that cannot take a share yet (a joining node waits for the leader)",
     "prompt": "type your clear share at a hidden prompt instead of decrypting it with gpg",
 })
@@ -329,12 +330,16 @@ def unseal(c: Context, shares_file: str = "", addresses: str = "", wait: int = 3
     from vault.cluster import unseal_with
     from vault.pgp import decrypt_share, secret_fingerprints
 
-    env = connection_env()
+    settings = connection.resolve()
+    env = settings.env
     path = Path(shares_file or env.get("PM_VAULT_SHARES_FILE", ""))
     try:
         document = jsonlib.loads(path.read_text()) if str(path) not in ("", ".") else {}
     except (OSError, ValueError) as exc:
         raise Exit(f"vault.unseal: cannot read the shares file {path} ({type(exc).__name__})", code=2) from None
+    if document.get("addresses") and settings.source != connection.PROCESS_ENVIRONMENT:
+        # The hand-off names its cluster's nodes and CA: an env file (the sandbox's) is another Vault.
+        env = {k: v for k, v in env.items() if k not in ("VAULT_ADDRS", "VAULT_ADDR", "VAULT_CACERT")}
     nodes = list(parse_addresses(addresses or env.get("VAULT_ADDRS") or env.get("VAULT_ADDR") or "")
                  or document.get("addresses") or [])
     if not nodes:

@@ -135,6 +135,17 @@ def write_shares_file(path: Path, shares: list[EncryptedShare], addresses: list[
     write_private(path, json.dumps(document, indent=1) + "\n")
 
 
+def update_shares_file_addresses(path: Path, addresses: list[str]) -> None:
+    """After a node replacement: the hand-off names the nodes the operators unseal now (the shares are unchanged)."""
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return  # no hand-off on this machine (the operators pass --addresses)
+    if document.get("addresses") != addresses:
+        document["addresses"] = addresses
+        write_private(path, json.dumps(document, indent=1) + "\n")
+
+
 def _say(message: str) -> None:
     print(f"pm-vault-cluster: {message}", file=sys.stderr, flush=True)
 

@@ -127,6 +127,8 @@ class InstallResult:
     binary_sha256: str
     changed: tuple[str, ...]
     restarted: bool
+    running_digest: str
+    """What the node's process should run (binary and every file it reads): a new value needs a restart."""
 
 
 def api_address(address: str) -> str:
@@ -193,8 +195,19 @@ def _binary_differs(ex: SshExecutor, source: OpenBaoSource, installed_sha256: st
     return f"v{source.version} " not in ex.run(f"{BINARY} version 2>/dev/null || true").stdout + " "
 
 
-def install_node(ex: SshExecutor, node: NodeFiles, source: OpenBaoSource) -> InstallResult:
-    """Bring one host to the node's binary, files and running service; only what differs is done."""
+def running_digest(binary_sha256: str, node: NodeFiles) -> str:
+    """One digest of the binary and the public files the process reads (the key changes with its certificate)."""
+    digest = hashlib.sha256(binary_sha256.encode())
+    for path, (content, _mode) in sorted(node.files().items()):
+        if path != KEY_FILE:
+            digest.update(path.encode() + b"\0" + hashlib.sha256(content).digest())
+    return digest.hexdigest()
+
+
+def install_node(ex: SshExecutor, node: NodeFiles, source: OpenBaoSource, *, restart: bool = True) -> InstallResult:
+    """Bring one host to the node's binary, files and running service; only what differs is done. With ``restart``
+    False a running service keeps running what it runs (the cluster's rollout restarts it in turn, see
+    ``vault.cluster_rollout``); a stopped one is started."""
     wanted = node.files()
     if node.key_pem is not None:
         ex.register_secret(node.key_pem)
@@ -211,10 +224,30 @@ def install_node(ex: SshExecutor, node: NodeFiles, source: OpenBaoSource) -> Ins
                            group="openbao" if path.startswith("/etc/openbao") else "root",
                            secret=path == KEY_FILE) for path, (content, mode) in wanted.items()]
     changed += [change.path for change in sync_files(ex, desired)]
-    restart = any(p != UNIT_FILE for p in changed) and ex.run(["systemctl", "is-active", UNIT], check=False).ok
+    restart = restart and any(p != UNIT_FILE for p in changed) and ex.run(["systemctl", "is-active", UNIT],
+                                                                          check=False).ok
     ensure_service(ex, UNIT, restart=restart, daemon_reload=UNIT_FILE in changed)
     binary = _digests(ex, [BINARY]).get(BINARY, "-")
-    return InstallResult(binary_sha256=binary, changed=tuple(changed), restarted=restart)
+    return InstallResult(binary_sha256=binary, changed=tuple(changed), restarted=restart,
+                         running_digest=running_digest(binary, node))
+
+
+def restart_node(ex: SshExecutor) -> None:
+    """Restart the node's service (it comes back sealed unless the cluster auto-unseals)."""
+    ex.run(["systemctl", "restart", UNIT])
+
+
+WIPE_SCRIPT = (
+    f"systemctl stop {UNIT} || true; systemctl disable {UNIT} || true; "
+    f"for f in {KEY_FILE} /etc/openbao/seal.key; do [ -f \"$f\" ] && shred -u \"$f\"; done; "
+    f"rm -rf {DATA_DIR} /var/log/openbao/*; echo wiped"
+)
+
+
+def wipe_node(ex: SshExecutor) -> None:
+    """Before the VPS is terminated: the service stopped, its TLS and seal keys shredded, the raft data and audit
+    log removed (a terminated VPS's disk may be handed to the next customer)."""
+    ex.run(WIPE_SCRIPT)
 
 
 def local_source(version: str, path: str) -> OpenBaoSource:

@@ -26,10 +26,14 @@ from sandbox.settings import SandboxSettings
 from tests.e2e.vault_cluster import (
     REPO,
     ClusterProject,
+    approle_token,
     environment,
+    labels,
     operator_env,
     run_invoke,
+    ssh_key,
     unseal_command,
+    unwrap,
     up_with_operators,
 )
 from tests.fixtures.hostwinds import HW_API_KEY
@@ -46,33 +50,6 @@ from vault.cluster import raft_servers
 from vault.config import VaultConfig
 from vault.nodes import probe_all
 from vault.pgp import decrypt_share
-
-
-def _labels(hw_sim: SimulatorServer, prefix: str) -> list[str]:
-    return sorted(i.srvrname for i in hw_sim.model.instances.values()
-                  if i.srvrname.startswith(prefix) and i.status not in ("TERMINATED", "DELETED"))
-
-
-def unwrap(address: str, token: str, env: dict[str, str]) -> Secret:
-    reply = requests.post(f"{address}/v1/sys/wrapping/unwrap", headers={"X-Vault-Token": token}, timeout=10,
-                          verify=env["VAULT_CACERT"])
-    reply.raise_for_status()
-    return Secret(reply.json()["data"]["secret_id"])
-
-
-def approle_token(addresses: list[str], role_id: str, secret_id: str, env: dict[str, str]) -> str:
-    """A token of the AppRole, as `bao write auth/approle/login` gives the operator (via the failing-over client)."""
-    with VaultClient(VaultConfig(tuple(addresses), role_id=role_id, secret_id=Secret(secret_id),
-                                 verify=env["VAULT_CACERT"]), manage_token=False) as client:
-        client.login()
-        return client.token.reveal()
-
-
-def ssh_key(state: str) -> str:
-    """The nodes' admin SSH key, from the ClusterSecrets resource's (secret) outputs of the exported state."""
-    [resource] = [r for r in json.loads(state)["deployment"]["resources"] if r["type"].endswith("vault:ClusterSecrets")]
-    value = resource["outputs"]["ssh_private_key"]
-    return str(json.loads(value["plaintext"]) if isinstance(value, dict) else value)
 
 
 @contextmanager
@@ -101,12 +78,12 @@ def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tenant_sa
             refused = project.pulumi("up", "--yes", "--skip-preview", stack=stack, check=False)
             assert refused.returncode != 0 and expected in refused.stdout + refused.stderr, refused.stdout[-2000:]
             assert "nothing was created" in refused.stdout + refused.stderr
-            assert _labels(hw_sim, f"pm-vault-c{stack}-") == []
+            assert labels(hw_sim, f"pm-vault-c{stack}-") == []
 
         shares_file = project.write_stack("main", operators)
         engine_out, reports = up_with_operators(project, "main", shares_file, operators[:3])
         outputs = project.outputs("main")
-        assert _labels(hw_sim, "pm-vault-cmain-") == [f"pm-vault-cmain-{i}-1" for i in range(3)]
+        assert labels(hw_sim, "pm-vault-cmain-") == [f"pm-vault-cmain-{i}-1" for i in range(3)]
         env = environment(outputs, tmp_path / "ca.pem")
         addresses = outputs["addresses"]
 
@@ -229,4 +206,4 @@ def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tenant_sa
         for stack in ("main",):
             project.pulumi("destroy", "--yes", "--skip-preview", stack=stack, check=False)
         stop_agents(operators)
-    assert _labels(hw_sim, "pm-vault-cmain-") == []
+    assert labels(hw_sim, "pm-vault-cmain-") == []

@@ -7,19 +7,55 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import requests
 import yaml
 
+from sandbox.hostwinds_sim.server import SimulatorServer
 from tests.e2e.engine import pulumi_env
 from tests.fixtures.hostwinds import HW_API_KEY
 from tests.pgp_operators import Operator
+from toolkit.redact import Secret
 from toolkit.wait import wait_for
+from vault import kv, paths
+from vault.client import VaultClient
+from vault.config import VaultConfig
+from vault.nodes import probe_node
 
 REPO = Path(__file__).resolve().parents[2]
 INVOKE = str(REPO / ".venv" / "bin" / "invoke") if (REPO / ".venv" / "bin" / "invoke").exists() else "invoke"
+
+
+def labels(hw_sim: SimulatorServer, prefix: str) -> list[str]:
+    return sorted(i.srvrname for i in hw_sim.model.instances.values()
+                  if i.srvrname.startswith(prefix) and i.status not in ("TERMINATED", "DELETED"))
+
+
+def unwrap(address: str, token: str, env: dict[str, str]) -> Secret:
+    reply = requests.post(f"{address}/v1/sys/wrapping/unwrap", headers={"X-Vault-Token": token}, timeout=10,
+                          verify=env["VAULT_CACERT"])
+    reply.raise_for_status()
+    return Secret(reply.json()["data"]["secret_id"])
+
+
+def approle_token(addresses: list[str], role_id: str, secret_id: str, env: dict[str, str]) -> str:
+    """A token of the AppRole, as `bao write auth/approle/login` gives the operator (via the failing-over client)."""
+    with VaultClient(VaultConfig(tuple(addresses), role_id=role_id, secret_id=Secret(secret_id),
+                                 verify=env["VAULT_CACERT"]), manage_token=False) as client:
+        client.login()
+        return client.token.reveal()
+
+
+def ssh_key(state: str) -> str:
+    """The nodes' admin SSH key, from the ClusterSecrets resource's (secret) outputs of the exported state."""
+    [resource] = [r for r in json.loads(state)["deployment"]["resources"] if r["type"].endswith("vault:ClusterSecrets")]
+    value = resource["outputs"]["ssh_private_key"]
+    return str(json.loads(value["plaintext"]) if isinstance(value, dict) else value)
 
 
 class ClusterProject:
@@ -116,3 +152,89 @@ def up_with_operators(project: ClusterProject, stack: str, shares_file: Path, op
 def environment(outputs: Mapping[str, Any], ca_file: Path) -> dict[str, str]:
     ca_file.write_text(str(outputs["ca_cert"]))
     return {"VAULT_ADDRS": str(outputs["vault_addrs"]), "VAULT_CACERT": str(ca_file)}
+
+
+def _sealed_nodes(shares_file: Path) -> list[str]:
+    """The nodes the hand-off names that are up and sealed (a restarted node, or a new one waiting to join)."""
+    try:
+        document = json.loads(shares_file.read_text())
+    except (OSError, ValueError):
+        return []
+    ca_file = shares_file.parent / f".{shares_file.stem}-ca.pem"
+    ca_file.write_text(str(document["ca_cert"]))
+    states = [probe_node(str(a), timeout=1.0, verify=str(ca_file)) for a in document.get("addresses") or []]
+    return [s.address for s in states if s.reachable and s.sealed]
+
+
+def up_with_operators_on_call(project: ClusterProject, stack: str, shares_file: Path, operators: list[Operator],
+                              timeout: float = 900.0) -> tuple[str, int]:
+    """`pulumi up` of a running cluster while ``operators`` stay on call: whenever a node of the hand-off is sealed
+    (restarted, or new and joining), each runs `invoke vault.unseal --shares-file` (the nodes and the CA from the
+    file, as the rollout leaves it). Returns the engine's output and how many unseal rounds were needed."""
+    up = project.start("up", "--yes", "--skip-preview", stack=stack)
+    rounds = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while up.poll() is None and time.monotonic() < deadline:
+            if not _sealed_nodes(shares_file):
+                time.sleep(0.2)
+                continue
+            rounds += 1
+            runs = []
+            for op in operators:
+                env = operator_env(shares_file.parent / "a.log", GNUPGHOME=str(op.home))
+                runs.append(subprocess.Popen([INVOKE, "vault.unseal", "--shares-file", str(shares_file), "--wait",
+                                              "120"], env=env, cwd=REPO, stdout=subprocess.PIPE,
+                                             stderr=subprocess.STDOUT, text=True))
+            for run in runs:
+                report = run.communicate(timeout=300)[0]
+                assert run.returncode == 0, report[-3000:]
+        out = up.communicate(timeout=max(1.0, deadline - time.monotonic()))[0]
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+    assert up.returncode == 0, out[-8000:]
+    return out, rounds
+
+
+class ClientLoad:
+    """A client writing and reading a secret after another through the failing-over ``VaultClient`` (all the
+    cluster's addresses), in a thread: every failed operation and the longest one (the stall a client sees)."""
+
+    def __init__(self, config: VaultConfig, prefix: str) -> None:
+        self.config = config
+        self.prefix = prefix
+        self.written = 0
+        self.failures: list[str] = []
+        self.longest = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ClientLoad:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=120)
+
+    def _run(self) -> None:
+        with VaultClient(self.config) as client:
+            while not self._stop.is_set():
+                path = paths.SecretPath("vps", f"{self.prefix}/op{self.written}")
+                started = time.monotonic()
+                try:
+                    kv.write_next(client, path, {"i": self.written})
+                    assert kv.read(client, path).data == {"i": self.written}
+                except Exception as exc:
+                    self.failures.append(f"op{self.written}: {type(exc).__name__}: {exc}"[:300])
+                else:
+                    self.written += 1
+                self.longest = max(self.longest, time.monotonic() - started)
+                time.sleep(0.05)
+
+    def lost(self, client: VaultClient) -> list[int]:
+        """The operations written that the cluster no longer has."""
+        return [i for i in range(self.written)
+                if kv.read(client, paths.SecretPath("vps", f"{self.prefix}/op{i}")).data != {"i": i}]
