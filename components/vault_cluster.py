@@ -45,7 +45,7 @@ class VaultCluster(pulumi.ComponentResource):
         super().__init__(COMPONENT_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         cluster, hw = config.cluster_name, config.hostwinds
-        secrets = ClusterSecrets(f"{name}-secrets", cluster_name=cluster, opts=child)
+        secrets = ClusterSecrets(f"{name}-secrets", cluster_name=cluster, seal=config.seal, opts=child)
         key_name = f"pm-vault-{cluster}-admin"
         registered = SshKey(f"{name}-admin-key", name=key_name, public_key=secrets.ssh_public_key,
                             api_url=hw.api_url, opts=child)
@@ -65,13 +65,14 @@ class VaultCluster(pulumi.ComponentResource):
             nodes.append(OpenBaoNode(
                 f"{name}-openbao-{index}", host=vps.main_ip, node_id=node_ids[index],
                 cluster_dns=config.dns_name, peers=others, ca_cert=secrets.ca_cert, ca_key=secrets.ca_key,
-                ssh_private_key=secrets.ssh_private_key, openbao=source, opts=child))
+                ssh_private_key=secrets.ssh_private_key, openbao=source, seal_key=secrets.seal_key,
+                seal_key_id=secrets.seal_key_id, opts=child))
         addresses = pulumi.Output.all(*ips).apply(lambda values: [api_address(str(v)) for v in values])
         init = ClusterInit(
             f"{name}-init", addresses=addresses, ca_cert=secrets.ca_cert,
             pgp_keys=[k.base64 for k in config.pgp_keys], fingerprints=[k.fingerprint for k in config.pgp_keys],
             threshold=config.threshold, shares_file=str(config.shares_file), unseal_wait=config.unseal_wait,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=nodes))
+            seal=config.seal, opts=pulumi.ResourceOptions(parent=self, depends_on=nodes))
         rollout = ClusterRollout(
             f"{name}-rollout", nodes=[
                 pulumi.Output.all(vps.main_ip, node.running_digest).apply(_wanted(node_id))
@@ -82,6 +83,7 @@ class VaultCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[init, *nodes]))
         outputs: dict[str, object] = {
             "cluster_name": cluster,
+            "seal": config.seal,
             "addresses": addresses,
             "vault_addrs": addresses.apply(",".join),
             "ca_cert": secrets.ca_cert,

@@ -1,5 +1,7 @@
 """``ClusterInit``: the one-time initialisation of the Vault cluster (``vault.cluster.initialise``), as a resource.
 
+With ``seal: static`` the shares are recovery shares (``recovery_pgp_keys``) and the nodes unseal themselves.
+
 create: refuses an unreachable node or an initialised cluster before writing anything, initialises with the
 operators' PGP keys (Shamir shares encrypted by OpenBao), hands the encrypted shares to ``invoke vault.unseal``
 (``shares_file``), waits for the operators to unseal every node, applies ``vault.bootstrap``, makes the cluster
@@ -39,7 +41,7 @@ class _InitProvider(pulumi.dynamic.ResourceProvider):
             result = initialise(addresses, ca_file, pgp_keys=[str(k) for k in props["pgp_keys"]],
                                 fingerprints=[str(f) for f in props["fingerprints"]],
                                 threshold=int(props["threshold"]), shares_file=Path(str(props["shares_file"])),
-                                unseal_wait=float(props["unseal_wait"]))
+                                unseal_wait=float(props["unseal_wait"]), auto_unseal=props.get("seal") == "static")
         outs = {
             **props,
             "shares": [{"fingerprint": s.fingerprint, "share": s.share} for s in result.shares],
@@ -75,10 +77,10 @@ class ClusterInit(pulumi.dynamic.Resource, module="vault", name="ClusterInit"):
 
     def __init__(self, name: str, *, addresses: pulumi.Input[list[str]], ca_cert: pulumi.Input[str],
                  pgp_keys: list[str], fingerprints: list[str], threshold: int, shares_file: str, unseal_wait: float,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 seal: str = "shamir", opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = {
             "addresses": addresses, "ca_cert": ca_cert, "pgp_keys": pgp_keys, "fingerprints": fingerprints,
-            "threshold": threshold, "shares_file": shares_file, "unseal_wait": unseal_wait,
+            "threshold": threshold, "shares_file": shares_file, "unseal_wait": unseal_wait, "seal": seal,
             **{key: None for key in ("shares", "leader", "voters", "audit_devices", "system_role_id",
                                      "system_secret_id_wrapped", "operator_role_id", "operator_secret_id",
                                      "backup_role_id", "backup_secret_id", "initialized_at")}}

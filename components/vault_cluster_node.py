@@ -20,6 +20,8 @@ copied to outputs.
 
 from __future__ import annotations
 
+import base64
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -39,8 +41,8 @@ from vault import tls
 from vault.cluster_host import NodeFiles, NodeInstallError, OpenBaoSource, api_address, install_node, wipe_node
 from vault.nodes import probe_node
 
-SECRET_OUTPUTS = ["ca_key", "ssh_private_key"]
-NODE_SECRET_INPUTS = ("ca_key", "ssh_private_key")
+SECRET_OUTPUTS = ["ca_key", "ssh_private_key", "seal_key"]
+NODE_SECRET_INPUTS = ("ca_key", "ssh_private_key", "seal_key")
 READY_WAIT = 60.0
 WIPE_WAIT = 20.0
 
@@ -55,11 +57,19 @@ class _SecretsProvider(pulumi.dynamic.ResourceProvider):
                                     serialization.NoEncryption()).decode()
         public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
                                                serialization.PublicFormat.OpenSSH).decode()
+        static = props.get("seal") == "static"
         outs = {**props, "ca_cert": ca.cert_pem, "ca_key": ca.key_pem.reveal(), "ca_not_after": tls.not_after(
-            ca.cert_pem), "ssh_private_key": private, "ssh_public_key": f"{public} pm-vault-{props['cluster_name']}"}
+            ca.cert_pem), "ssh_private_key": private, "ssh_public_key": f"{public} pm-vault-{props['cluster_name']}",
+            "seal_key": base64.b64encode(os.urandom(32)).decode() if static else "",
+            "seal_key_id": f"{props['cluster_name']}-seal-1" if static else ""}
         return pulumi.dynamic.CreateResult(id_=f"{props['cluster_name']}-{tls.serial(ca.cert_pem)[:16]}", outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        if (olds.get("seal") or "shamir") != (news.get("seal") or "shamir"):
+            raise SealChangeRefused(f"pm:seal is {olds.get('seal') or 'shamir'!r} on this running cluster and cannot "
+                                    f"become {news.get('seal')!r}: that is a seal migration, not done by the stack. "
+                                    "Make a new cluster stack with the seal you want and `invoke vault.restore` a "
+                                    "backup into it")
         return diff_result(changed_keys(olds, news, ("cluster_name", "ca_generation")), [],
                            delete_before_replace=False)
 
@@ -67,19 +77,26 @@ class _SecretsProvider(pulumi.dynamic.ResourceProvider):
         return None  # nothing outside the state holds them
 
 
+class SealChangeRefused(ToolkitError):
+    """``pm:seal`` changed on a running cluster (a seal migration): refused before anything changes."""
+
+
 class ClusterSecrets(pulumi.dynamic.Resource, module="vault", name="ClusterSecrets"):
-    """The cluster CA and the nodes' admin SSH key (secret outputs)."""
+    """The cluster CA, the nodes' admin SSH key and, with auto-unseal, the static seal key (secret outputs)."""
 
     ca_cert: pulumi.Output[str]
     ca_key: pulumi.Output[str]
     ca_not_after: pulumi.Output[str]
     ssh_private_key: pulumi.Output[str]
     ssh_public_key: pulumi.Output[str]
+    seal_key: pulumi.Output[str]
+    seal_key_id: pulumi.Output[str]
 
-    def __init__(self, name: str, *, cluster_name: str, ca_generation: int = 1,
+    def __init__(self, name: str, *, cluster_name: str, ca_generation: int = 1, seal: str = "shamir",
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        props: dict[str, Any] = {"cluster_name": cluster_name, "ca_generation": ca_generation, "ca_cert": None,
-                                 "ca_key": None, "ca_not_after": None, "ssh_private_key": None, "ssh_public_key": None}
+        props: dict[str, Any] = {"cluster_name": cluster_name, "ca_generation": ca_generation, "seal": seal,
+                                 "ca_cert": None, "ca_key": None, "ca_not_after": None, "ssh_private_key": None,
+                                 "ssh_public_key": None, "seal_key": None, "seal_key_id": None}
         super().__init__(_SecretsProvider(), name, props, pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)))
 
@@ -111,8 +128,10 @@ def _apply(props: dict[str, Any], olds: dict[str, Any] | None) -> dict[str, Any]
         assert olds is not None
         cert_pem, key_pem = str(olds["cert_pem"]), None
     source = OpenBaoSource(**dict(props["openbao"]))
+    seal_key = Secret(str(props["seal_key"])) if props.get("seal_key") else None
     files = NodeFiles(node_id=str(props["node_id"]), address=host, peers=tuple(str(p) for p in props["peers"]),
-                      ca_pem=str(props["ca_cert"]), cert_pem=cert_pem, key_pem=key_pem)
+                      ca_pem=str(props["ca_cert"]), cert_pem=cert_pem, key_pem=key_pem, seal_key=seal_key,
+                      seal_key_id=str(props.get("seal_key_id") or ""))
     executor = SshExecutor(host, Secret(str(props["ssh_private_key"])), port=int(props.get("ssh_port") or 22),
                            known_hosts=KnownHosts(lines=[], trust_on_first_use=True))
     with executor:
@@ -148,8 +167,8 @@ class _NodeProvider(pulumi.dynamic.ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         return diff_result(changed_keys(olds, news, ("host", "node_id")),
-                           changed_keys(olds, news, ("openbao", "ca_cert", "cert_generation", "cluster_dns"),
-                                        value=_compared), delete_before_replace=False)
+                           changed_keys(olds, news, ("openbao", "ca_cert", "cert_generation", "cluster_dns",
+                                                     "seal_key_id"), value=_compared), delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
         return pulumi.dynamic.UpdateResult(outs=_apply(news, olds))
@@ -182,10 +201,12 @@ class OpenBaoNode(pulumi.dynamic.Resource, module="vault", name="OpenBaoNode"):
     def __init__(self, name: str, *, host: pulumi.Input[str], node_id: str, cluster_dns: str,
                  peers: pulumi.Input[list[str]], ca_cert: pulumi.Input[str], ca_key: pulumi.Input[str],
                  ssh_private_key: pulumi.Input[str], openbao: dict[str, str], cert_generation: int = 1,
+                 seal_key: pulumi.Input[str] = "", seal_key_id: pulumi.Input[str] = "",
                  opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = {
             "host": host, "node_id": node_id, "cluster_dns": cluster_dns, "peers": peers, "ca_cert": ca_cert,
-            "ca_key": ca_key, "ssh_private_key": ssh_private_key, "openbao": openbao,
+            "ca_key": ca_key, "ssh_private_key": ssh_private_key, "openbao": openbao, "seal_key": seal_key,
+            "seal_key_id": seal_key_id,
             "cert_generation": cert_generation, "api_addr": None, "cert_pem": None, "cert_not_after": None,
             "cert_serial": None, "binary_sha256": None, "running_digest": None}
         super().__init__(_NodeProvider(), name, props, pulumi.ResourceOptions.merge(

@@ -166,9 +166,12 @@ def backup(c: Context, dest: str = "", s3_endpoint: str = "", key_file: str = ""
     "unseal_keys_file": "the SOURCE cluster's unseal keys (JSON init file or one per line; default "
                         f"${UNSEAL_KEYS_FILE_ENV} / ${UNSEAL_KEYS_ENV}, else a hidden prompt)",
     "allow_no_canaries": "accept a backup without canary secrets (the restore is then unproven)",
+    "target_cacert": "the NEW cluster's CA certificate file (default $PM_RESTORE_TARGET_CACERT; a cluster made by "
+                     "platform/vault has its own CA: `pulumi stack output ca_cert`)",
 })
 def restore(c: Context, backup: str = "latest", target: str = "", dest: str = "", s3_endpoint: str = "",
-            key_file: str = "", unseal_keys_file: str = "", allow_no_canaries: bool = False) -> None:
+            key_file: str = "", unseal_keys_file: str = "", allow_no_canaries: bool = False,
+            target_cacert: str = "") -> None:
     """Runbook: fetch, verify both checksums, decrypt, restore into a new cluster, unseal, check canaries.
 
     The new cluster must be initialised with the source's share/threshold settings. After the restore its own
@@ -188,7 +191,9 @@ def restore(c: Context, backup: str = "latest", target: str = "", dest: str = ""
             name = latest_backup(store).name if backup == "latest" else backup
             details.update(backup=name, source=store.description, target=list(addresses))
             keys = source_unseal_keys(unseal_keys_file, env)
-            new_cluster = VaultClient(VaultConfig(addresses, token=Secret(target_token)), manage_token=False)
+            ca = target_cacert or env.get("PM_RESTORE_TARGET_CACERT", "")
+            new_cluster = VaultClient(VaultConfig(addresses, token=Secret(target_token), verify=ca or True),
+                                      manage_token=False)
             with new_cluster, reporting() as rep, tempfile.TemporaryDirectory(prefix="pm-vault-restore-") as work:
                 report, manifest = restore_backup(store, name, key, new_cluster, keys, Secret(verify_token),
                                                   Path(work), require_canaries=not allow_no_canaries, step=rep.step)
@@ -337,6 +342,10 @@ def unseal(c: Context, shares_file: str = "", addresses: str = "", wait: int = 3
         document = jsonlib.loads(path.read_text()) if str(path) not in ("", ".") else {}
     except (OSError, ValueError) as exc:
         raise Exit(f"vault.unseal: cannot read the shares file {path} ({type(exc).__name__})", code=2) from None
+    if document.get("kind") == "recovery":
+        raise Exit("vault.unseal: this cluster auto-unseals (pm:seal static): its nodes unseal themselves, and the "
+                   f"shares in {path} are recovery shares (for `bao operator generate-root`), not unseal shares. "
+                   "A node that stays sealed cannot read its seal key: read its log", code=2)
     if document.get("addresses") and settings.source != connection.PROCESS_ENVIRONMENT:
         # The hand-off names its cluster's nodes and CA: an env file (the sandbox's) is another Vault.
         env = {k: v for k, v in env.items() if k not in ("VAULT_ADDRS", "VAULT_ADDR", "VAULT_CACERT")}

@@ -126,11 +126,13 @@ def refuse_unless_fresh(addresses: list[str], ca_file: str) -> None:
                              "and data stay as they are). Adopt the running cluster instead of initialising it")
 
 
-def write_shares_file(path: Path, shares: list[EncryptedShare], addresses: list[str], ca_pem: str) -> None:
+def write_shares_file(path: Path, shares: list[EncryptedShare], addresses: list[str], ca_pem: str, *,
+                      kind: str = "secret") -> None:
     """The hand-off for ``invoke vault.unseal``: the nodes, the cluster CA (public) and the encrypted shares, each
-    named by its key's fingerprint (no clear share, no token)."""
+    named by its key's fingerprint (no clear share, no token). ``kind``: ``secret`` (unseal shares) or ``recovery``
+    (auto-unseal: the shares authorise recovery operations such as ``generate-root``, they do not unseal)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = {"addresses": addresses, "ca_cert": ca_pem,
+    document = {"addresses": addresses, "ca_cert": ca_pem, "kind": kind,
                 "shares": [{"fingerprint": s.fingerprint, "share": s.share} for s in shares]}
     write_private(path, json.dumps(document, indent=1) + "\n")
 
@@ -155,24 +157,32 @@ def _unsealed(addresses: list[str], ca_file: str) -> bool:
 
 
 def initialise(addresses: list[str], ca_file: str, *, pgp_keys: list[str], fingerprints: list[str],
-               threshold: int, shares_file: Path, unseal_wait: float,
+               threshold: int, shares_file: Path, unseal_wait: float, auto_unseal: bool = False,
                on_initialised: Callable[[list[EncryptedShare]], None] | None = None) -> InitResult:
-    """Init once with PGP-encrypted shares, wait for the operators to unseal, bootstrap, revoke the root token."""
+    """Init once with PGP-encrypted shares, wait for the operators to unseal, bootstrap, revoke the root token.
+    With ``auto_unseal`` (the nodes' static seal) the shares are recovery shares and the nodes unseal themselves."""
     refuse_unless_fresh(addresses, ca_file)
-    reply = requests.put(f"{addresses[0]}/v1/sys/init", verify=ca_file, timeout=60, json={
-        "secret_shares": len(pgp_keys), "secret_threshold": threshold, "pgp_keys": pgp_keys})
+    kind = "recovery" if auto_unseal else "secret"
+    request = {f"{kind}_shares": len(pgp_keys), f"{kind}_threshold": threshold,
+               "recovery_pgp_keys" if auto_unseal else "pgp_keys": pgp_keys}
+    reply = requests.put(f"{addresses[0]}/v1/sys/init", verify=ca_file, timeout=60, json=request)
     if reply.status_code != 200:
         raise ClusterRefused(f"{addresses[0]} refused sys/init: HTTP {reply.status_code} {reply.text[:300]}")
     body = reply.json()
     root = Secret(str(body.pop("root_token")))
     REDACTOR.register(root)
-    shares = [EncryptedShare(fp, str(enc)) for fp, enc in zip(fingerprints, body["keys_base64"], strict=True)]
-    write_shares_file(shares_file, shares, addresses, Path(ca_file).read_text())
+    encrypted = body["recovery_keys_base64" if auto_unseal else "keys_base64"]
+    shares = [EncryptedShare(fp, str(enc)) for fp, enc in zip(fingerprints, encrypted, strict=True)]
+    write_shares_file(shares_file, shares, addresses, Path(ca_file).read_text(), kind=kind)
     if on_initialised is not None:
         on_initialised(shares)
-    _say(f"initialised with {len(shares)} shares (threshold {threshold}), each encrypted to one operator's key; "
-         f"waiting up to {unseal_wait:.0f} s for {threshold} operators to run `invoke vault.unseal --shares-file "
-         f"{shares_file}` (VAULT_ADDRS={','.join(addresses)} VAULT_CACERT=<the cluster CA>)")
+    if auto_unseal:
+        _say(f"initialised with auto-unseal (static seal); {len(shares)} recovery shares (threshold {threshold}), "
+             f"each encrypted to one operator's key, in {shares_file}; waiting for the nodes to unseal themselves")
+    else:
+        _say(f"initialised with {len(shares)} shares (threshold {threshold}), each encrypted to one operator's key; "
+             f"waiting up to {unseal_wait:.0f} s for {threshold} operators to run `invoke vault.unseal "
+             f"--shares-file {shares_file}` (VAULT_ADDRS={','.join(addresses)} VAULT_CACERT=<the cluster CA>)")
     wait_for(lambda: _unsealed(addresses, ca_file), what="every node to be unsealed by the operators",
              timeout=unseal_wait, interval=POLL, fail=lambda _t: ClusterInitIncomplete(
                  f"the cluster was initialised (encrypted shares in {shares_file}) but not every node was unsealed "

@@ -9,7 +9,9 @@ keys, one share each: Shamir ``shares`` = their number, at least ``threshold``),
 ``bao`` binary, pinned to its own digest), ``unseal_wait`` (seconds ``pulumi up`` waits for the operators to unseal
 a new cluster, default 900), ``shares_file`` (where the encrypted shares are handed to ``invoke vault.unseal``,
 default ``shares/<stack>.json`` beside the project), ``node_generations`` (node index -> generation: a bump
-replaces that node's VPS).
+replaces that node's VPS), ``seal`` (``shamir``, the default: the operators unseal every started node with their
+shares; or ``static``: auto-unseal with a key generated in memory, kept as a Pulumi secret and on every node's disk,
+the PGP-encrypted shares then being recovery shares. Chosen at creation: changing it is a seal migration).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from vault.pgp import PublicKey, parse_public_keys
 
 _LABEL = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 MIN_NODES = 3
+SEALS = ("shamir", "static")
 
 
 class ClusterConfigError(ConfigError):
@@ -58,6 +61,7 @@ class ClusterConfig:
     unseal_wait: float
     shares_file: Path
     node_generations: dict[int, int] = field(default_factory=dict)
+    seal: str = "shamir"
 
     @property
     def dns_name(self) -> str:
@@ -100,7 +104,7 @@ def parse_cluster_config(raw: dict[str, Any], stack: str, project_dir: Path) -> 
     """The validated config, or ``ClusterConfigError`` naming every wrong key."""
     problems: list[tuple[str, str]] = []
     known = {"cluster_name", "nodes", "pgp_keys", "threshold", "hostwinds", "openbao", "unseal_wait", "shares_file",
-             "node_generations"}
+             "node_generations", "seal"}
     problems += [(key, "is not a setting of the cluster stack") for key in sorted(set(raw) - known)]
     name = str(raw.get("cluster_name") or "")
     if not _LABEL.match(name):
@@ -140,10 +144,14 @@ def parse_cluster_config(raw: dict[str, Any], stack: str, project_dir: Path) -> 
                 generations[int(index)] = value
             else:
                 problems.append(("node_generations", f"{index}: {value!r} must map a node index to a generation >= 1"))
+    seal = str(raw.get("seal") or "shamir")
+    if seal not in SEALS:
+        problems.append(("seal", f"is {seal!r}: use 'shamir' (operators unseal with their shares) or 'static' "
+                                 "(auto-unseal with a key on every node: read docs/production.md before choosing it)"))
     shares_file = Path(str(raw.get("shares_file") or f"shares/{stack}.json"))
     if problems or source is None:
         raise ClusterConfigError(problems)
     return ClusterConfig(stack=stack, cluster_name=name, nodes=nodes, pgp_keys=keys, threshold=threshold,
                          hostwinds=placement, openbao=source, unseal_wait=float(raw.get("unseal_wait", 900)),
                          shares_file=shares_file if shares_file.is_absolute() else project_dir / shares_file,
-                         node_generations=generations)
+                         node_generations=generations, seal=seal)

@@ -18,6 +18,7 @@ peers over https checked against the cluster CA, API and cluster addresses, the 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import shlex
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ TLS_DIR = "/etc/openbao/tls"
 CA_FILE = f"{TLS_DIR}/ca.pem"
 CERT_FILE = f"{TLS_DIR}/node.pem"
 KEY_FILE = f"{TLS_DIR}/node-key.pem"
+SEAL_KEY_FILE = "/etc/openbao/seal.key"
+SECRET_FILES = (KEY_FILE, SEAL_KEY_FILE)
 DATA_DIR = "/var/lib/openbao/data"
 AUDIT_LOG = "/var/log/openbao/audit.log"
 UNIT = "openbao"
@@ -105,12 +108,16 @@ class NodeFiles:
     cert_pem: str
     key_pem: Secret | None
     """None: the node keeps the key it has (the certificate is unchanged)."""
+    seal_key: Secret | None = None
+    """Auto-unseal (static seal): the 32-byte key, base64; None: Shamir."""
+    seal_key_id: str = ""
 
     def config(self) -> str:
         return render_config(NodeConfig(
             node_id=self.node_id, listen=f"{self.address}:{API_PORT}", api_addr=api_address(self.address),
             cluster_addr=f"https://{self.address}:{API_PORT + 1}", data_dir=DATA_DIR, audit_log=AUDIT_LOG,
             peers=tuple(api_address(p) for p in self.peers), tls=NodeTls(CERT_FILE, KEY_FILE, CA_FILE),
+            seal_key_file=SEAL_KEY_FILE if self.seal_key is not None else "", seal_key_id=self.seal_key_id,
         ))
 
     def files(self) -> dict[str, tuple[bytes, int]]:
@@ -119,6 +126,8 @@ class NodeFiles:
                  CERT_FILE: (self.cert_pem.encode(), 0o644), UNIT_FILE: (UNIT_TEXT.encode(), 0o644)}
         if self.key_pem is not None:
             files[KEY_FILE] = (self.key_pem.reveal().encode(), 0o600)
+        if self.seal_key is not None:
+            files[SEAL_KEY_FILE] = (base64.b64decode(self.seal_key.reveal()), 0o400)
         return files
 
 
@@ -199,7 +208,7 @@ def running_digest(binary_sha256: str, node: NodeFiles) -> str:
     """One digest of the binary and the public files the process reads (the key changes with its certificate)."""
     digest = hashlib.sha256(binary_sha256.encode())
     for path, (content, _mode) in sorted(node.files().items()):
-        if path != KEY_FILE:
+        if path not in SECRET_FILES:
             digest.update(path.encode() + b"\0" + hashlib.sha256(content).digest())
     return digest.hexdigest()
 
@@ -209,8 +218,7 @@ def install_node(ex: SshExecutor, node: NodeFiles, source: OpenBaoSource, *, res
     False a running service keeps running what it runs (the cluster's rollout restarts it in turn, see
     ``vault.cluster_rollout``); a stopped one is started."""
     wanted = node.files()
-    if node.key_pem is not None:
-        ex.register_secret(node.key_pem)
+    ex.register_secret(node.key_pem, node.seal_key)
     facts = _digests(ex, [BINARY])
     changed: list[str] = []
     ex.run("id -u openbao >/dev/null 2>&1 || useradd --system --home-dir /var/lib/openbao --shell /usr/sbin/nologin "
@@ -220,9 +228,9 @@ def install_node(ex: SshExecutor, node: NodeFiles, source: OpenBaoSource, *, res
     if _binary_differs(ex, source, facts.get(BINARY, "-")):
         _install_binary(ex, source)
         changed.append(BINARY)
-    desired = [DesiredFile(path, content, mode, owner="openbao" if path == KEY_FILE else "root",
+    desired = [DesiredFile(path, content, mode, owner="openbao" if path in SECRET_FILES else "root",
                            group="openbao" if path.startswith("/etc/openbao") else "root",
-                           secret=path == KEY_FILE) for path, (content, mode) in wanted.items()]
+                           secret=path in SECRET_FILES) for path, (content, mode) in wanted.items()]
     changed += [change.path for change in sync_files(ex, desired)]
     restart = restart and any(p != UNIT_FILE for p in changed) and ex.run(["systemctl", "is-active", UNIT],
                                                                           check=False).ok
@@ -239,7 +247,7 @@ def restart_node(ex: SshExecutor) -> None:
 
 WIPE_SCRIPT = (
     f"systemctl stop {UNIT} || true; systemctl disable {UNIT} || true; "
-    f"for f in {KEY_FILE} /etc/openbao/seal.key; do [ -f \"$f\" ] && shred -u \"$f\"; done; "
+    f"for f in {KEY_FILE} {SEAL_KEY_FILE}; do [ -f \"$f\" ] && shred -u \"$f\"; done; "
     f"rm -rf {DATA_DIR} /var/log/openbao/*; echo wiped"
 )
 

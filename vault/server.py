@@ -82,6 +82,9 @@ class NodeConfig:
     tls: NodeTls | None = None
     audit_device: str = "file"
     performance_multiplier: int = 1
+    seal_key_file: str = ""
+    """Auto-unseal with OpenBao's static seal: the file holding the 32-byte key (empty: Shamir, operators unseal)."""
+    seal_key_id: str = ""
 
 
 def render_config(node: NodeConfig) -> str:
@@ -97,6 +100,8 @@ def render_config(node: NodeConfig) -> str:
         f'listener "tcp" {{\n  address = "{node.listen}"\n  cluster_address = "{host}:{int(port) + 1}"\n{tls}}}\n'
         f'storage "raft" {{\n  path = "{node.data_dir}"\n  node_id = "{node.node_id}"\n'
         f"  performance_multiplier = {node.performance_multiplier}\n{joins}}}\n"
+        + (f'seal "static" {{\n  current_key_id = "{node.seal_key_id}"\n  current_key = "file://{node.seal_key_file}"\n}}\n'
+           if node.seal_key_file else "")
         + _audit_block(node.audit_log, node.audit_device)
     )
 

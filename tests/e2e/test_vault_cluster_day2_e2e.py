@@ -2,10 +2,13 @@
 by a ``node_generations`` bump (new VPS joined and unsealed by the operators on call, the old raft peer removed, the
 old node wiped, then its VPS terminated), then a new OpenBao binary rolled out (standbys first, the leader last after
 a step-down, each unsealed before the next): 0 failed client operations, nothing lost, `pulumi preview
---expect-no-changes` after each."""
+--expect-no-changes` after each; then a backup of it restored with `invoke vault.restore` into a new cluster made by
+the same stack project."""
 
 from __future__ import annotations
 
+import base64
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -16,8 +19,11 @@ from sandbox.hostwinds_sim.server import SimulatorServer
 from tests.e2e.vault_cluster import (
     ClientLoad,
     ClusterProject,
+    approle_token,
     environment,
     labels,
+    operator_env,
+    run_invoke,
     ssh_key,
     unwrap,
     up_with_operators,
@@ -25,12 +31,14 @@ from tests.e2e.vault_cluster import (
 )
 from tests.fixtures.ssh import ClientKey, ssh_connect
 from tests.pgp_operators import make_operators, stop_agents
+from toolkit.private_files import write_private
 from toolkit.redact import Secret
 from vault.client import VaultClient
 from vault.cluster import raft_servers
 from vault.cluster_host import DATA_DIR, KEY_FILE, file_sha256
 from vault.config import VaultConfig
 from vault.nodes import probe_all
+from vault.pgp import decrypt_share
 from vault.server import bao_binary
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
@@ -128,7 +136,38 @@ def test_replace_a_node_then_roll_a_new_binary(hw_sim: SimulatorServer, tmp_path
         with VaultClient(system) as client:
             assert load.lost(client) == []
         project.pulumi("preview", "--expect-no-changes", stack="d2")
+
+        # Disaster recovery into a NEW cluster made by this stack: a backup of d2 (its backup AppRole), a second
+        # stack `dr` up, then `invoke vault.restore` into it (its CA, its cluster operator's token), unsealed with
+        # d2's shares (as 3 operators decrypt them): d2's data and d2's credentials work on dr.
+        key_file, keys_file = tmp_path / "backup.key", tmp_path / "unseal-keys"
+        write_private(key_file, base64.b64encode(os.urandom(32)).decode() + "\n")
+        write_private(keys_file, "\n".join(decrypt_share(s["share"], str(op.home)).reveal() for s, op in zip(
+            secret["unseal_shares"], operators, strict=True)) + "\n")
+        backup_env = {**operator_env(tmp_path / "audit.log", VAULT_ADDRS=rolled["vault_addrs"], VAULT_CACERT=ca),
+                      "PM_BACKUP_DEST": str(tmp_path / "backups"), "PM_BACKUP_KEY_FILE": str(key_file),
+                      "VAULT_TOKEN": approle_token(rolled["addresses"], secret["backup_role_id"],
+                                                   secret["backup_secret_id"], env)}
+        assert "OK" in run_invoke("vault.backup", env=backup_env).stdout
+        dr_shares = project.write_stack("dr", operators)
+        up_with_operators(project, "dr", dr_shares, operators)
+        dr, dr_secret = project.outputs("dr"), project.outputs("dr", secrets=True)
+        dr_ca = tmp_path / "dr-ca.pem"
+        dr_ca.write_text(dr["ca_cert"])
+        restore_env = {**backup_env, "PM_RESTORE_TARGET_TOKEN": approle_token(
+            dr["addresses"], dr_secret["operator_role_id"], dr_secret["operator_secret_id"],
+            {"VAULT_CACERT": str(dr_ca)}), "PM_RESTORE_VERIFY_TOKEN": backup_env["VAULT_TOKEN"]}
+        restored = run_invoke("vault.restore", "--target", dr["vault_addrs"], "--target-cacert", str(dr_ca),
+                              "--unseal-keys-file", str(keys_file), env=restore_env)
+        assert "canaries" in restored.stdout and "OK" in restored.stdout, restored.stdout[-3000:]
+        on_dr = VaultConfig(tuple(dr["addresses"]), role_id=system.role_id, secret_id=system.secret_id,
+                            verify=str(dr_ca))
+        with VaultClient(on_dr) as client:
+            assert load.lost(client) == []  # d2's data, read on dr with d2's system AppRole
+        states = probe_all(dr["addresses"], timeout=3.0, verify=str(dr_ca))
+        assert sum(s.active for s in states) == 1 and not any(s.sealed for s in states)
     finally:
-        project.pulumi("destroy", "--yes", "--skip-preview", stack="d2", check=False)
+        for stack in ("dr", "d2"):
+            project.pulumi("destroy", "--yes", "--skip-preview", stack=stack, check=False)
         stop_agents(operators)
-    assert labels(hw_sim, "pm-vault-cd2-") == []
+    assert labels(hw_sim, "pm-vault-cd2-") == [] and labels(hw_sim, "pm-vault-cdr-") == []

@@ -194,7 +194,7 @@ def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tenant_sa
         # A second init of the running cluster (its init resource lost): refused, nothing changed.
         urn = next(r["urn"] for r in json.loads(state)["deployment"]["resources"]
                    if r["type"].endswith("vault:ClusterInit"))
-        project.pulumi("state", "delete", urn, "--yes", stack="main")
+        project.pulumi("state", "delete", urn, "--target-dependents", "--yes", stack="main")
         again = project.pulumi("up", "--yes", "--skip-preview", stack="main", check=False)
         assert again.returncode != 0 and "already initialised: a second init is refused" in again.stdout
         after = probe_all(addresses, timeout=3.0, verify=env["VAULT_CACERT"])
