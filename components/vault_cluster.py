@@ -65,7 +65,8 @@ class VaultCluster(pulumi.ComponentResource):
             nodes.append(OpenBaoNode(
                 f"{name}-openbao-{index}", host=vps.main_ip, node_id=node_ids[index],
                 cluster_dns=config.dns_name, peers=others, ca_cert=secrets.ca_cert, ca_key=secrets.ca_key,
-                ssh_private_key=secrets.ssh_private_key, openbao=source, seal_key=secrets.seal_key,
+                ssh_private_key=secrets.ssh_private_key, openbao=source, cert_generation=config.cert_generation,
+                seal_key=secrets.seal_key,
                 seal_key_id=secrets.seal_key_id, opts=child))
         addresses = pulumi.Output.all(*ips).apply(lambda values: [api_address(str(v)) for v in values])
         init = ClusterInit(

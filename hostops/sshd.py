@@ -10,6 +10,26 @@ from hostops.services import Change
 from toolkit.errors import ToolkitError
 from toolkit.ssh import RemoteExecutor
 
+HARDENED_DROPIN = "/etc/ssh/sshd_config.d/00-pm-hardening.conf"
+
+
+def hardened_dropin() -> str:
+    """Every host the toolkit manages (tenant VPSes, Vault nodes): key-only root, no passwords."""
+    return (
+        "# Managed by pm-mail-infra. sshd keeps the first value it reads: this file sorts first on purpose.\n"
+        "# Root may log in with a key only (the operator's admin key); nobody may log in with a password.\n"
+        "PermitRootLogin prohibit-password\n"
+        "PasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\n"
+        "PermitEmptyPasswords no\n"
+        "PubkeyAuthentication yes\n"
+        "# Only the file the toolkit manages: a key a tenant drops into ~/.ssh/authorized_keys2 must not log in.\n"
+        "AuthorizedKeysFile .ssh/authorized_keys\n"
+        "MaxAuthTries 3\n"
+        "LoginGraceTime 30\n"
+        "X11Forwarding no\n"
+    )
+
 
 class SshdConfigRefused(ToolkitError):
     """``sshd -t`` rejected the drop-in; the previous state was restored."""

@@ -24,11 +24,12 @@ import re
 from dataclasses import dataclass
 
 from hostops.files import DesiredDir, DesiredFile
+from hostops.sshd import HARDENED_DROPIN, hardened_dropin
 from mailu.ports import MAIL_PORTS
 from toolkit import validate
 from toolkit.errors import ValidationError
 
-SSHD_DROPIN = "/etc/ssh/sshd_config.d/00-pm-hardening.conf"
+SSHD_DROPIN = HARDENED_DROPIN
 JAIL_FILE = "/etc/fail2ban/jail.d/pm-hardening.local"
 FILTER_FILE = "/etc/fail2ban/filter.d/pm-mailu-auth.conf"
 ACTION_FILE = "/etc/fail2ban/action.d/pm-docker-user.conf"
@@ -71,20 +72,7 @@ class HardeningConfig:
 
 
 def sshd_dropin() -> str:
-    return (
-        "# Managed by pm-mail-infra. sshd keeps the first value it reads: this file sorts first on purpose.\n"
-        "# Root may log in with a key only (the operator's admin key); nobody may log in with a password.\n"
-        "PermitRootLogin prohibit-password\n"
-        "PasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\n"
-        "PermitEmptyPasswords no\n"
-        "PubkeyAuthentication yes\n"
-        "# Only the file the toolkit manages: a key a tenant drops into ~/.ssh/authorized_keys2 must not log in.\n"
-        "AuthorizedKeysFile .ssh/authorized_keys\n"
-        "MaxAuthTries 3\n"
-        "LoginGraceTime 30\n"
-        "X11Forwarding no\n"
-    )
+    return hardened_dropin()
 
 
 def fail2ban_jail(config: HardeningConfig) -> str:

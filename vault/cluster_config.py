@@ -11,7 +11,8 @@ a new cluster, default 900), ``shares_file`` (where the encrypted shares are han
 default ``shares/<stack>.json`` beside the project), ``node_generations`` (node index -> generation: a bump
 replaces that node's VPS), ``seal`` (``shamir``, the default: the operators unseal every started node with their
 shares; or ``static``: auto-unseal with a key generated in memory, kept as a Pulumi secret and on every node's disk,
-the PGP-encrypted shares then being recovery shares. Chosen at creation: changing it is a seal migration).
+the PGP-encrypted shares then being recovery shares. Chosen at creation: changing it is a seal migration),
+``cert_generation`` (a bump renews every node's certificate, one year each, applied by a rolling restart).
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class ClusterConfig:
     shares_file: Path
     node_generations: dict[int, int] = field(default_factory=dict)
     seal: str = "shamir"
+    cert_generation: int = 1
+    """A bump renews every node's certificate (same CA), applied by a rolling restart."""
 
     @property
     def dns_name(self) -> str:
@@ -104,7 +107,7 @@ def parse_cluster_config(raw: dict[str, Any], stack: str, project_dir: Path) -> 
     """The validated config, or ``ClusterConfigError`` naming every wrong key."""
     problems: list[tuple[str, str]] = []
     known = {"cluster_name", "nodes", "pgp_keys", "threshold", "hostwinds", "openbao", "unseal_wait", "shares_file",
-             "node_generations", "seal"}
+             "node_generations", "seal", "cert_generation"}
     problems += [(key, "is not a setting of the cluster stack") for key in sorted(set(raw) - known)]
     name = str(raw.get("cluster_name") or "")
     if not _LABEL.match(name):
@@ -144,6 +147,9 @@ def parse_cluster_config(raw: dict[str, Any], stack: str, project_dir: Path) -> 
                 generations[int(index)] = value
             else:
                 problems.append(("node_generations", f"{index}: {value!r} must map a node index to a generation >= 1"))
+    cert_generation = _int(raw, "cert_generation", 1, problems)
+    if cert_generation < 1:
+        problems.append(("cert_generation", f"is {cert_generation}: must be 1 or more (bump it to renew)"))
     seal = str(raw.get("seal") or "shamir")
     if seal not in SEALS:
         problems.append(("seal", f"is {seal!r}: use 'shamir' (operators unseal with their shares) or 'static' "
@@ -154,4 +160,4 @@ def parse_cluster_config(raw: dict[str, Any], stack: str, project_dir: Path) -> 
     return ClusterConfig(stack=stack, cluster_name=name, nodes=nodes, pgp_keys=keys, threshold=threshold,
                          hostwinds=placement, openbao=source, unseal_wait=float(raw.get("unseal_wait", 900)),
                          shares_file=shares_file if shares_file.is_absolute() else project_dir / shares_file,
-                         node_generations=generations, seal=seal)
+                         node_generations=generations, seal=seal, cert_generation=cert_generation)

@@ -27,7 +27,9 @@ from pathlib import Path
 import paramiko
 
 from hostops.files import DesiredFile, sync_files
+from hostops.firewall import ensure_ufw
 from hostops.services import ensure_service
+from hostops.sshd import HARDENED_DROPIN, SshdConfigRefused, apply_dropin, hardened_dropin
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.redact import Secret
 from toolkit.ssh import SshExecutor
@@ -46,6 +48,9 @@ AUDIT_LOG = "/var/log/openbao/audit.log"
 UNIT = "openbao"
 UNIT_FILE = f"/etc/systemd/system/{UNIT}.service"
 API_PORT = 8200
+FIREWALL_MARKER = "/etc/pm-mail-infra/firewall.conf"
+OPEN_TCP_PORTS = (22, API_PORT, API_PORT + 1)
+"""SSH (the admin key), the API (clients, ``retry_join``) and the raft cluster port (mutual TLS between nodes)."""
 RELEASE_URL = "https://github.com/openbao/openbao/releases/download/v{version}/bao_{version}_Linux_x86_64.tar.gz"
 UNIT_TEXT = f"""\
 [Unit]
@@ -213,6 +218,23 @@ def running_digest(binary_sha256: str, node: NodeFiles) -> str:
     return digest.hexdigest()
 
 
+def harden_host(ex: SshExecutor) -> list[str]:
+    """The tenants' host hardening on a Vault node: sshd key-only (checked with ``sshd -t``), the firewall denying
+    everything incoming but SSH, the API and the cluster port. What changed."""
+    changed: list[str] = []
+    try:
+        if apply_dropin(ex, [DesiredFile(HARDENED_DROPIN, hardened_dropin().encode(), 0o644)]).changed:
+            changed.append(HARDENED_DROPIN)
+    except SshdConfigRefused as exc:
+        raise NodeInstallError(f"{ex.host}: {exc}") from None
+    policy = ("# Managed by pm-mail-infra: the ufw policy last applied to this Vault node.\n"
+              "default incoming deny\ndefault outgoing allow\n"
+              f"allow {' '.join(f'{p}/tcp' for p in OPEN_TCP_PORTS)}\n")
+    if ensure_ufw(ex, OPEN_TCP_PORTS, DesiredFile(FIREWALL_MARKER, policy.encode(), 0o644)).changed:
+        changed.append("firewall")
+    return changed
+
+
 def install_node(ex: SshExecutor, node: NodeFiles, source: OpenBaoSource, *, restart: bool = True) -> InstallResult:
     """Bring one host to the node's binary, files and running service; only what differs is done. With ``restart``
     False a running service keeps running what it runs (the cluster's rollout restarts it in turn, see
@@ -220,6 +242,7 @@ def install_node(ex: SshExecutor, node: NodeFiles, source: OpenBaoSource, *, res
     wanted = node.files()
     ex.register_secret(node.key_pem, node.seal_key)
     facts = _digests(ex, [BINARY])
+    hardened = harden_host(ex)
     changed: list[str] = []
     ex.run("id -u openbao >/dev/null 2>&1 || useradd --system --home-dir /var/lib/openbao --shell /usr/sbin/nologin "
            "openbao; install -d -m 0755 /etc/openbao; install -d -m 0750 -g openbao /etc/openbao/tls; "
@@ -236,7 +259,7 @@ def install_node(ex: SshExecutor, node: NodeFiles, source: OpenBaoSource, *, res
                                                                           check=False).ok
     ensure_service(ex, UNIT, restart=restart, daemon_reload=UNIT_FILE in changed)
     binary = _digests(ex, [BINARY]).get(BINARY, "-")
-    return InstallResult(binary_sha256=binary, changed=tuple(changed), restarted=restart,
+    return InstallResult(binary_sha256=binary, changed=tuple(hardened + changed), restarted=restart,
                          running_digest=running_digest(binary, node))
 
 

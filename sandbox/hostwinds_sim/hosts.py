@@ -53,8 +53,25 @@ class HostManager:
     def remove(self, serviceid: int) -> None:
         host = self._host(serviceid)
         if host is not None:
+            host.stop()
+            self._record_leftovers(serviceid, host.upper)
             host.remove()
         shutil.rmtree(self._dir(serviceid), ignore_errors=True)
+
+    def _record_leftovers(self, serviceid: int, upper: Path) -> None:
+        """What a terminated VPS's disk still held (the paths the VPS wrote, not their contents): what the next
+        customer of that disk could read. Tests check that wipes left nothing secret behind."""
+        if not upper.is_dir():
+            return
+        paths = sorted("/" + str(p.relative_to(upper)) for p in upper.rglob("*") if p.is_file())
+        record = self.root.parent / "terminated" / f"{serviceid}.files"
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text("".join(f"{path}\n" for path in paths))
+
+    def leftovers(self, serviceid: int) -> list[str] | None:
+        """The paths left on the disk of terminated instance ``serviceid`` (None: not terminated here)."""
+        record = self.root.parent / "terminated" / f"{serviceid}.files"
+        return record.read_text().splitlines() if record.is_file() else None
 
     def set_keys(self, serviceid: int, keys: Sequence[str]) -> None:
         host = self._host(serviceid)

@@ -16,7 +16,7 @@ from toolkit.errors import ValidationError
 from toolkit.redact import Secret
 from vault import tls
 from vault.cluster_config import ClusterConfigError, parse_cluster_config
-from vault.cluster_host import KEY_FILE, NodeFiles
+from vault.cluster_host import KEY_FILE, SEAL_KEY_FILE, NodeFiles, running_digest
 from vault.pgp import parse_public_key, parse_public_keys
 from vault.server import NodeConfig, NodeTls, render_config
 
@@ -80,6 +80,8 @@ def test_a_valid_config_and_its_defaults() -> None:
     assert config.shares_file == Path("/proj/shares/prod.json")
     assert config.openbao.archive_url.endswith("/v2.7.2/bao_2.7.2_Linux_x86_64.tar.gz")
     assert config.label(1) == "pm-vault-prod-1-1"
+    assert config.seal == "shamir"
+    assert parse_cluster_config(raw(seal="static"), "prod", Path("/proj")).seal == "static"
 
 
 @pytest.mark.parametrize(("overrides", "problem"), [
@@ -94,6 +96,7 @@ def test_a_valid_config_and_its_defaults() -> None:
     ({"openbao": None}, "pm:openbao must give at least `version`"),
     ({"cluster_name": "Prod!"}, "pm:cluster_name"),
     ({"replicas": 3}, "pm:replicas is not a setting"),
+    ({"seal": "transit"}, "pm:seal is 'transit': use 'shamir'"),
 ])
 def test_bad_configs_are_refused_naming_the_key(overrides: dict[str, object], problem: str) -> None:
     with pytest.raises(ClusterConfigError, match=problem.replace("(", r"\(")):
@@ -144,3 +147,31 @@ def test_an_unchanged_certificate_keeps_the_nodes_key() -> None:
     fresh = NodeFiles("n", "10.0.0.1", (), ca.cert_pem, node.cert_pem, node.key_pem).files()
     kept = NodeFiles("n", "10.0.0.1", (), ca.cert_pem, node.cert_pem, None).files()
     assert fresh[KEY_FILE][1] == 0o600 and KEY_FILE not in kept
+
+
+def test_auto_unseal_puts_the_static_seal_in_the_config_and_the_key_on_disk_for_the_service_only() -> None:
+    ca = tls.new_ca("prod")
+    node = tls.node_certificate(ca, node_id="n", address="10.0.0.1", cluster_name="c")
+    key = Secret(base64.b64encode(os.urandom(32)).decode())
+    sealed = NodeFiles("n", "10.0.0.1", (), ca.cert_pem, node.cert_pem, None, seal_key=key, seal_key_id="prod-seal-1")
+    files = sealed.files()
+    assert files[SEAL_KEY_FILE] == (base64.b64decode(key.reveal()), 0o400)
+    config = sealed.config()
+    assert 'seal "static" {' in config and 'current_key_id = "prod-seal-1"' in config
+    assert f'current_key = "file://{SEAL_KEY_FILE}"' in config and key.reveal() not in config
+    shamir = NodeFiles("n", "10.0.0.1", (), ca.cert_pem, node.cert_pem, None)
+    assert "seal" not in shamir.config() and SEAL_KEY_FILE not in shamir.files()
+
+
+def test_the_running_digest_follows_what_the_process_reads_and_never_a_key() -> None:
+    ca = tls.new_ca("prod")
+    node = tls.node_certificate(ca, node_id="n", address="10.0.0.1", cluster_name="c")
+    files = NodeFiles("n", "10.0.0.1", (), ca.cert_pem, node.cert_pem, node.key_pem)
+    same = NodeFiles("n", "10.0.0.1", ("10.0.0.2",), ca.cert_pem, node.cert_pem, None)
+    renewed = tls.node_certificate(ca, node_id="n", address="10.0.0.1", cluster_name="c")
+    other = NodeFiles("n", "10.0.0.1", (), ca.cert_pem, renewed.cert_pem, renewed.key_pem)
+    digest = running_digest("a" * 64, files)
+    assert digest == running_digest("a" * 64, NodeFiles("n", "10.0.0.1", (), ca.cert_pem, node.cert_pem, None))
+    assert digest != running_digest("b" * 64, files)  # a new binary
+    assert digest != running_digest("a" * 64, other)  # a renewed certificate
+    assert digest != running_digest("a" * 64, same)  # peers are in the config file (read at start)
