@@ -32,7 +32,7 @@ import pulumi.dynamic
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from components.unknowns import changed_keys, diff_result
+from components.unknowns import changed_keys, diff_result, is_unknown
 from toolkit.errors import ToolkitError
 from toolkit.redact import Secret
 from toolkit.ssh import KnownHosts, SshExecutor
@@ -65,7 +65,7 @@ class _SecretsProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.CreateResult(id_=f"{props['cluster_name']}-{tls.serial(ca.cert_pem)[:16]}", outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        if (olds.get("seal") or "shamir") != (news.get("seal") or "shamir"):
+        if not is_unknown(news.get("seal")) and (olds.get("seal") or "shamir") != (news.get("seal") or "shamir"):
             raise SealChangeRefused(f"pm:seal is {olds.get('seal') or 'shamir'!r} on this running cluster and cannot "
                                     f"become {news.get('seal')!r}: that is a seal migration, not done by the stack. "
                                     "Make a new cluster stack with the seal you want and `invoke vault.restore` a "

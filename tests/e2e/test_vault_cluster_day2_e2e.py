@@ -8,6 +8,7 @@ the same stack project."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 from pathlib import Path
@@ -112,6 +113,15 @@ def test_replace_a_node_then_roll_a_new_binary(hw_sim: SimulatorServer, tmp_path
         with VaultClient(system) as client:
             assert load.lost(client) == []
         project.pulumi("preview", "--expect-no-changes", stack="d2")
+        # `invoke status` with the toolkit's own (system) AppRole sees the cluster as the operator's does.
+        (tmp_path / "no-tenants").mkdir()
+        shown = run_invoke("status", "--json", "--no-outputs", "--stacks-dir", str(tmp_path / "no-tenants"),
+                           env=operator_env(tmp_path / "audit.log", VAULT_ADDRS=rolled["vault_addrs"], VAULT_CACERT=ca,
+                                            VAULT_ROLE_ID=system.role_id or "",
+                                            VAULT_SECRET_ID=system.secret_id.reveal() if system.secret_id else ""),
+                           check=False)
+        cluster = json.loads(shown.stdout)["vault_cluster"]
+        assert shown.returncode == 0 and cluster["severity"] == "ok" and cluster["voters"] == 3, cluster
 
         # Disaster recovery into a NEW cluster made by this stack: a backup of d2 (its backup AppRole), a second
         # stack `dr` up, then `invoke vault.restore` into it (its CA, its cluster operator's token), unsealed with

@@ -132,19 +132,31 @@ SPECS: dict[str, Spec] = {
          "purge": False},
         replace={"tenant_id": ["tenant_id"]}, update=("domain", "holder", "stack", "purge")),
     # the Vault cluster stack (platform/vault)
-    "_SecretsProvider": Spec({"cluster_name": "pm-vault", "ca_generation": 1},
-                             replace={"cluster_name": ["cluster_name"], "ca_generation": ["ca_generation"]}),
+    "_SecretsProvider": Spec({"cluster_name": "pm-vault", "ca_generation": 1, "seal": "shamir"},
+                             replace={"cluster_name": ["cluster_name"], "ca_generation": ["ca_generation"]},
+                             ignored=("seal",)),  # a known change of the seal is refused (a seal migration)
     "_NodeProvider": Spec(
         {"host": "203.0.113.10", "node_id": "node0", "cluster_dns": "vault.example.net",
          "peers": ["203.0.113.11", "203.0.113.12"], "ca_cert": "CA PEM", "ca_key": "CA KEY", "ssh_private_key": "KEY",
-         "openbao": {"kind": "release", "version": "2.4.1", "sha256": "0" * 64}, "cert_generation": 1},
+         "openbao": {"kind": "release", "version": "2.4.1", "sha256": "0" * 64}, "cert_generation": 1,
+         "seal_key": "", "seal_key_id": ""},
         replace={"host": ["host"], "node_id": ["node_id"]},
-        update=("openbao", "ca_cert", "cert_generation", "cluster_dns"),
-        ignored=("peers", "peers.0", "ca_key", "ssh_private_key")),
+        update=("openbao", "ca_cert", "cert_generation", "cluster_dns", "seal_key_id"),
+        ignored=("peers", "peers.0", "ca_key", "ssh_private_key", "seal_key")),
     "_InitProvider": Spec(  # initialisation happens once: nothing it was given is compared afterwards
         {"addresses": ["https://203.0.113.10:8200"], "ca_cert": "CA PEM", "pgp_keys": ["PGP"],
-         "fingerprints": ["F" * 40], "threshold": 3, "shares_file": "shares/prod.json", "unseal_wait": 600.0},
-        ignored=("addresses", "ca_cert", "pgp_keys", "fingerprints", "threshold", "shares_file", "unseal_wait")),
+         "fingerprints": ["F" * 40], "threshold": 3, "shares_file": "shares/prod.json", "unseal_wait": 600.0,
+         "seal": "shamir"},
+        ignored=("addresses", "ca_cert", "pgp_keys", "fingerprints", "threshold", "shares_file", "unseal_wait",
+                 "seal")),
+    "_RolloutProvider": Spec(  # the running cluster follows its nodes; credentials and waits are not the cluster
+        {"nodes": [{"node_id": "n0", "host": "203.0.113.10", "address": "https://203.0.113.10:8200",
+                    "digest": "d" * 64}], "ca_cert": "CA PEM", "operator_role_id": "role",
+         "operator_secret_id": "secret", "ssh_private_key": "KEY", "shares_file": "shares/prod.json",
+         "unseal_wait": 600.0},
+        update=("nodes",),
+        ignored=("ca_cert", "operator_role_id", "operator_secret_id", "ssh_private_key", "shares_file",
+                 "unseal_wait")),
 }
 
 

@@ -101,3 +101,11 @@ path "sys/auth" {
 path "auth/token/create/tenant" {
   capabilities = ["update"]
 }
+
+# Cluster health for `invoke status` (node ids, addresses, raft indexes; no secret data, nothing writable).
+path "sys/storage/raft/autopilot/state" {
+  capabilities = ["read"]
+}
+path "sys/storage/raft/configuration" {
+  capabilities = ["read"]
+}
