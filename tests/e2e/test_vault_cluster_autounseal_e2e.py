@@ -29,7 +29,7 @@ from vault.cluster_host import SEAL_KEY_FILE
 from vault.config import VaultConfig
 from vault.nodes import probe_all, probe_node
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+pytestmark = pytest.mark.timeout(900)  # a cluster up and a replacement: minutes under load
 
 
 def test_auto_unseal_cluster_needs_no_operator(hw_sim: SimulatorServer, tmp_path: Path) -> None:

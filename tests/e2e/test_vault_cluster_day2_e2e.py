@@ -41,7 +41,7 @@ from vault.nodes import probe_all
 from vault.pgp import decrypt_share
 from vault.server import bao_binary
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+pytestmark = pytest.mark.timeout(1200)  # two clusters, a replacement, an upgrade, a restore: minutes
 
 
 def test_replace_a_node_then_roll_a_new_binary(hw_sim: SimulatorServer, tmp_path: Path) -> None:

@@ -62,6 +62,7 @@ def node_shell(address: str, private_key: str) -> Iterator[paramiko.SSHClient]:
         client.close()
 
 
+@pytest.mark.timeout(900)  # a cluster up, a tenant up during a leader kill, backup and drill: minutes under load
 def test_cluster_stack_up_unseal_and_refusals(hw_sim: SimulatorServer, tenant_sandbox: tuple[SandboxSettings,
                                               dict[str, str]], tmp_path: Path) -> None:
     operators = make_operators(tmp_path / "gpg", 5)
