@@ -62,7 +62,6 @@ class Health:
     healthy: bool
     voters: tuple[str, ...]
     sealed: tuple[str, ...]
-    leader_id: str
 
 
 def autopilot_state(client: VaultClient) -> dict[str, Any]:
@@ -79,8 +78,7 @@ def _health(client: VaultClient, nodes: list[WantedNode], verify: str | bool) ->
     # Only the wanted nodes count: a failed node being replaced is unhealthy until its peer is removed.
     wanted_ok = all(bool((servers.get(n.node_id) or {}).get("healthy")) for n in nodes)
     sealed = tuple(n.node_id for n in nodes if not _unsealed(n.address, verify))
-    return Health(healthy=wanted_ok and not sealed, voters=voters, sealed=sealed,
-                  leader_id=str(state.get("leader") or ""))
+    return Health(healthy=wanted_ok and not sealed, voters=voters, sealed=sealed)
 
 
 def _unsealed(address: str, verify: str | bool) -> bool:
@@ -90,8 +88,8 @@ def _unsealed(address: str, verify: str | bool) -> bool:
 
 def wait_healthy(client: VaultClient, nodes: list[WantedNode], *, verify: str | bool, timeout: float,
                  say: Callable[[str], None], why: str) -> Health:
-    """Every wanted node unsealed and a healthy voter, autopilot healthy; tells the operators once which nodes wait
-    for their shares."""
+    """Every wanted node unsealed, a voter and healthy for autopilot (other servers do not count); tells the
+    operators once which nodes wait for their shares."""
     told: set[str] = set()
     wanted = {n.node_id for n in nodes}
     last: list[Health] = []
