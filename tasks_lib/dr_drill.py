@@ -3,8 +3,10 @@
 Restores the latest backup (or --backup) into a scratch single-node OpenBao raft cluster in a temporary
 directory on free loopback ports, verifies every secret against the checksums recorded at backup time, times
 each phase, prints a report, and always stops and deletes the scratch cluster. Exit code 0 only on success.
-Needs the source cluster's unseal keys and a token of the source cluster ($PM_RESTORE_VERIFY_TOKEN, else
-$VAULT_TOKEN); see `invoke vault.restore --help` for key and destination settings.
+Needs the source cluster's unseal keys and a credential of the source cluster to read the restored data
+($PM_RESTORE_VERIFY_ROLE_ID + $PM_RESTORE_VERIFY_SECRET_ID, an AppRole that logs in inside the scratch Vault; else
+a token that existed when the backup was taken, $PM_RESTORE_VERIFY_TOKEN or $VAULT_TOKEN:
+``vault.backup.verify_login``); see `invoke vault.restore --help` for key and destination settings.
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ from tasks_lib.vault import (
     store_for,
 )
 from toolkit.errors import ToolkitError
-from toolkit.redact import Secret
 from vault.backup import latest_backup
 from vault.backup.drill import DrillReport, run_drill
 from vault.backup.restore import UNSEAL_KEYS_ENV, UNSEAL_KEYS_FILE_ENV
+from vault.backup.verify_login import VerifyLogin
 
 
 @task(help={
@@ -47,9 +49,10 @@ def drill(c: Context, backup: str = "", dest: str = "", s3_endpoint: str = "", k
           unseal_keys_file: str = "", report: str = "") -> None:
     """Restore the latest backup into a scratch Vault, verify every secret's checksum, time it, report."""
     env = connection_env()
-    verify_token = env.get("PM_RESTORE_VERIFY_TOKEN") or env.get("VAULT_TOKEN", "")
-    if not verify_token:
-        raise Exit("set PM_RESTORE_VERIFY_TOKEN or VAULT_TOKEN (a token of the source cluster)", code=2)
+    try:
+        verify = VerifyLogin.from_env(env)
+    except ToolkitError as exc:
+        raise Exit(f"dr.drill: {exc}", code=2) from None
     try:
         with audited("dr.drill", env=env) as details:
             key = backup_key(key_file, env)
@@ -58,7 +61,7 @@ def drill(c: Context, backup: str = "", dest: str = "", s3_endpoint: str = "", k
             details["backup"] = backup
             keys = source_unseal_keys(unseal_keys_file, env)
             with reporting() as rep:
-                result = run_drill(store, key, keys, Secret(verify_token), backup=backup,
+                result = run_drill(store, key, keys, verify, backup=backup,
                                    step=rep.step, tick=rep.tick)
             details.update(outcome="ok" if result.ok else "failed", secrets_checked=result.secrets.checked,
                            mismatched=len(result.secrets.mismatched), missing=len(result.secrets.missing))

@@ -43,6 +43,7 @@ from vault.backup import (
 from vault.backup.backup import incomplete_backups
 from vault.backup.errors import BackupKeyError
 from vault.backup.restore import UNSEAL_KEYS_ENV, UNSEAL_KEYS_FILE_ENV
+from vault.backup.verify_login import VerifyLogin
 from vault.client import VaultClient
 from vault.config import VaultConfig, parse_addresses
 
@@ -175,15 +176,19 @@ def restore(c: Context, backup: str = "latest", target: str = "", dest: str = ""
     """Runbook: fetch, verify both checksums, decrypt, restore into a new cluster, unseal, check canaries.
 
     The new cluster must be initialised with the source's share/threshold settings. After the restore its own
-    root token is gone: canaries are read with $PM_RESTORE_VERIFY_TOKEN (else $VAULT_TOKEN), a token of the
-    source cluster."""
+    root token is gone: canaries are read with a credential of the source cluster ($PM_RESTORE_VERIFY_ROLE_ID +
+    $PM_RESTORE_VERIFY_SECRET_ID, an AppRole that logs in inside the restored Vault; else a token that existed at
+    backup time, $PM_RESTORE_VERIFY_TOKEN or $VAULT_TOKEN)."""
     env = connection_env()
     addresses = parse_addresses(target or env.get("PM_RESTORE_TARGET_ADDRS", ""))
     target_token = env.get("PM_RESTORE_TARGET_TOKEN", "")
-    verify_token = env.get("PM_RESTORE_VERIFY_TOKEN") or env.get("VAULT_TOKEN", "")
-    if not addresses or not target_token or not verify_token:
-        raise Exit("give --target (or PM_RESTORE_TARGET_ADDRS), PM_RESTORE_TARGET_TOKEN and "
-                   "PM_RESTORE_VERIFY_TOKEN or VAULT_TOKEN", code=2)
+    if not addresses or not target_token:
+        raise Exit("give --target (or PM_RESTORE_TARGET_ADDRS) and PM_RESTORE_TARGET_TOKEN (a token of the new "
+                   "cluster)", code=2)
+    try:
+        verify = VerifyLogin.from_env(env)
+    except ToolkitError as exc:
+        raise Exit(f"vault.restore: {exc}", code=2) from None
     try:
         with audited("vault.restore", env=env) as details:
             key = backup_key(key_file, env)
@@ -195,7 +200,7 @@ def restore(c: Context, backup: str = "latest", target: str = "", dest: str = ""
             new_cluster = VaultClient(VaultConfig(addresses, token=Secret(target_token), verify=ca or True),
                                       manage_token=False)
             with new_cluster, reporting() as rep, tempfile.TemporaryDirectory(prefix="pm-vault-restore-") as work:
-                report, manifest = restore_backup(store, name, key, new_cluster, keys, Secret(verify_token),
+                report, manifest = restore_backup(store, name, key, new_cluster, keys, verify,
                                                   Path(work), require_canaries=not allow_no_canaries, step=rep.step)
             details["canaries"] = report.canaries_checked
     except ToolkitError as exc:

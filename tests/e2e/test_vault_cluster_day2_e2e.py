@@ -44,7 +44,7 @@ from vault.server import bao_binary
 pytestmark = pytest.mark.timeout(1200)  # two clusters, a replacement, an upgrade, a restore: minutes
 
 
-def test_replace_a_node_then_roll_a_new_binary(hw_sim: SimulatorServer, tmp_path: Path) -> None:
+def test_replace_a_node_then_upgrade_openbao_then_restore_elsewhere(hw_sim: SimulatorServer, tmp_path: Path) -> None:
     operators = make_operators(tmp_path / "gpg", 3)
     project = ClusterProject(tmp_path / "project", hw_sim.url)
     try:

@@ -13,6 +13,7 @@ import pytest
 
 from sandbox.openbao import DevServer, RaftCluster
 from tests.fixtures.backup import client_of, read_all
+from toolkit.errors import ToolkitError
 from toolkit.redact import Secret
 from vault.backup import (
     BackupKey,
@@ -30,7 +31,9 @@ from vault.backup.drill import run_drill
 from vault.backup.errors import SnapshotError
 from vault.backup.inventory import DEFAULT_MOUNTS, canary_path
 from vault.backup.manifest import blob_key, manifest_key
+from vault.backup.verify_login import VerifyLogin
 from vault.client import VaultClient
+from vault.cluster import backup_policy, make_approle
 from vault.config import VaultConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,6 +97,29 @@ def test_drill_verifies_every_secret(seeded_source: Source, stored_backup: Local
     assert report.secrets.checked == len(data) + 4
     assert report.secrets.mismatched == [] and report.secrets.missing == []
     assert set(report.timings) >= {"scratch_start", "fetch_verify_decrypt", "restore", "unseal", "verify_secrets"}
+
+
+def test_drill_of_an_older_backup_logs_in_with_an_approle_inside_the_scratch_vault(
+    seeded_source: Source, module_backup_key: BackupKey, tmp_path: Path,
+) -> None:
+    """The quarterly drill logs in AFTER the backup it drills was taken: such a token does not exist in the restored
+    data and cannot read it; the backup AppRole (its secret id older than the backup) logs in inside the scratch
+    Vault and proves the restore."""
+    source, data = seeded_source
+    with client_of(source) as client:
+        if "approle/" not in ((client.read("sys/auth") or {}).get("data") or {}):
+            client.write("sys/auth/approle", {"type": "approle"})
+        role_id, secret_id = make_approle(client, "drill-verify", backup_policy())
+        store = LocalStore(tmp_path / "backups")
+        create_backup(client, store, module_backup_key)
+    with VaultClient(VaultConfig(tuple(source.addresses), role_id=role_id, secret_id=secret_id),
+                     manage_token=False) as later:
+        later.login()  # minted after the backup, as the scheduled drill's fresh login is
+        fresh_token = later.token
+    with pytest.raises(ToolkitError, match=r"permission denied|403"):
+        run_drill(store, module_backup_key, source.unseal_keys, VerifyLogin(token=fresh_token))
+    report = run_drill(store, module_backup_key, source.unseal_keys, VerifyLogin(role_id=role_id, secret_id=secret_id))
+    assert report.ok and report.canaries_checked == 4 and report.secrets.checked == len(data) + 4
 
 
 def _copy(store: LocalStore, tmp_path: Path) -> tuple[LocalStore, str]:

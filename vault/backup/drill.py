@@ -27,6 +27,7 @@ from vault.backup.crypto import BackupKey
 from vault.backup.inventory import Step, Tick, VerifyResult, verify_secrets
 from vault.backup.restore import fetch_verified, restore_verified
 from vault.backup.stores import BackupStore
+from vault.backup.verify_login import VerifyLogin, as_verify_login
 from vault.client import VaultClient
 from vault.config import VaultConfig
 from vault.server import RaftCluster
@@ -58,7 +59,7 @@ class DrillReport:
         return sum(self.timings.values())
 
 
-def run_drill(store: BackupStore, key: BackupKey, unseal_keys: Sequence[str], verify_token: Secret, *,
+def run_drill(store: BackupStore, key: BackupKey, unseal_keys: Sequence[str], verify: VerifyLogin | Secret, *,
               backup: str | None = None, workdir: Path | None = None, clock: Clock = SYSTEM_CLOCK,
               step: Step | None = None, tick: Tick | None = None) -> DrillReport:
     """Restore ``backup`` (default: the latest) into a scratch cluster and verify every secret.
@@ -84,11 +85,11 @@ def run_drill(store: BackupStore, key: BackupKey, unseal_keys: Sequence[str], ve
         timings["scratch_start"] = time.monotonic() - started
         config = VaultConfig(tuple(cluster.addresses), token=Secret(cluster.root_token))
         with VaultClient(config, manage_token=False) as target:
-            report = restore_verified(verified, key, target, unseal_keys, verify_token, step=say)
+            report = restore_verified(verified, key, target, unseal_keys, verify, step=say)
             timings.update(report.timings)
             say(f"verifying {len(manifest.secrets)} secrets against the manifest")
             started = time.monotonic()
-            with target.with_token(verify_token) as reader:
+            with target.with_token(as_verify_login(verify).token_on(target)) as reader:
                 result = verify_secrets(reader, key, manifest.secrets, tick=tick)
             timings["verify_secrets"] = time.monotonic() - started
     finally:

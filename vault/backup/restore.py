@@ -5,7 +5,8 @@ Order of checks (each failure raises a ``BackupIntegrityError`` before anything 
 manifest MAC -> blob size and ciphertext SHA-256 -> AES-GCM tags chunk by chunk -> plaintext SHA-256 -> gzip.
 
 After the forced restore the target holds the source's data *and tokens*: its own root token is gone. The
-canaries are therefore read with a token valid in the source cluster at backup time (``verify_token``).
+canaries are therefore read with a credential of the source cluster (``verify``, ``vault.backup.verify_login``): an
+AppRole that logs in inside the restored Vault, or a token that existed when the backup was taken.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from vault.backup.inventory import Step, verify_secrets
 from vault.backup.manifest import Manifest, manifest_key
 from vault.backup.snapshot import looks_like_snapshot, restore_snapshot, unseal_after_restore
 from vault.backup.stores import BackupStore
+from vault.backup.verify_login import VerifyLogin, as_verify_login
 from vault.client import VaultClient
 
 UNSEAL_KEYS_ENV = "PM_SOURCE_UNSEAL_KEYS"
@@ -117,7 +119,7 @@ class RestoreReport:
 
 
 def restore_backup(store: BackupStore, name: str, key: BackupKey, target: VaultClient,
-                   unseal_keys: Sequence[str], verify_token: Secret, workdir: Path, *,
+                   unseal_keys: Sequence[str], verify: VerifyLogin | Secret, workdir: Path, *,
                    require_canaries: bool = True, step: Step | None = None) -> tuple[RestoreReport, Manifest]:
     """Restore backup ``name`` into the cluster behind ``target`` (authenticated with the target's own token).
 
@@ -128,14 +130,14 @@ def restore_backup(store: BackupStore, name: str, key: BackupKey, target: VaultC
     started = time.monotonic()
     verified = fetch_verified(store, name, key, workdir)
     fetched = time.monotonic() - started
-    report = restore_verified(verified, key, target, unseal_keys, verify_token,
+    report = restore_verified(verified, key, target, unseal_keys, verify,
                               require_canaries=require_canaries, step=step)
     report.timings = {"fetch_verify_decrypt": fetched, **report.timings}
     return report, verified.manifest
 
 
 def restore_verified(verified: VerifiedBackup, key: BackupKey, target: VaultClient,
-                     unseal_keys: Sequence[str], verify_token: Secret, *, require_canaries: bool = True,
+                     unseal_keys: Sequence[str], verify: VerifyLogin | Secret, *, require_canaries: bool = True,
                      step: Step | None = None) -> RestoreReport:
     """Restore an already verified snapshot: snapshot-force, unseal with the source keys, check canaries.
     Deletes the decrypted snapshot once uploaded."""
@@ -159,7 +161,7 @@ def restore_verified(verified: VerifiedBackup, key: BackupKey, target: VaultClie
     report = RestoreReport(manifest.name, manifest.created_at, active, timings=laps.timings)
     if canaries:
         say(f"checking {len(canaries)} canary secrets")
-        with target.with_token(verify_token) as reader:
+        with target.with_token(as_verify_login(verify).token_on(target)) as reader:
             result = verify_secrets(reader, key, canaries)
         if not result.ok:
             raise CanaryMismatch(
