@@ -9,7 +9,9 @@ VPS) or a node's digest changes (a new OpenBao version, config or certificate: r
 last after a step-down, each waiting for the unseal and a healthy cluster). Never replaced; delete does nothing.
 
 Outputs: ``applied`` (node id -> the digest its process runs), ``voters``, ``leader``, and what the last run did
-(``removed``, ``restarted`` in order). The SSH key and the AppRole secret id are inputs only (secret).
+(``removed``, ``restarted`` in order). What a node runs is read from the node first (``running_now``: each start
+and restart records it there), so a rollout interrupted after some restarts (operators too slow to unseal) resumes
+with the nodes not yet restarted. The SSH key and the AppRole secret id are inputs only (secret).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from toolkit.redact import Secret
 from toolkit.ssh import KnownHosts, SshExecutor
 from vault.client import VaultClient
 from vault.cluster import ca_bundle_file, update_shares_file_addresses
-from vault.cluster_host import restart_node
+from vault.cluster_host import restart_node, running_now
 from vault.cluster_rollout import WantedNode, converge
 from vault.config import VaultConfig
 
@@ -44,9 +46,17 @@ def _run(props: dict[str, Any], applied: dict[str, str]) -> dict[str, Any]:
     hosts = {str(n["node_id"]): str(n["host"]) for n in props["nodes"]}
     key = Secret(str(props["ssh_private_key"]))
 
+    def shell(node_id: str) -> SshExecutor:
+        return SshExecutor(hosts[node_id], key, known_hosts=KnownHosts(lines=[], trust_on_first_use=True))
+
     def restart(node: WantedNode) -> None:
-        with SshExecutor(hosts[node.node_id], key, known_hosts=KnownHosts(lines=[], trust_on_first_use=True)) as ex:
-            restart_node(ex)
+        with shell(node.node_id) as ex:
+            restart_node(ex, node.digest)
+
+    for node in nodes:  # facts before changes: what each process runs, as its host says
+        with shell(node.node_id) as ex:
+            applied = {**applied, node.node_id: running_now(ex) or applied.get(node.node_id, "")}
+    applied = {k: v for k, v in applied.items() if v}
 
     addresses = tuple(n.address for n in nodes)
     with tempfile.TemporaryDirectory(prefix="pm-vault-rollout-") as directory:

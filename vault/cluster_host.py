@@ -43,6 +43,8 @@ CERT_FILE = f"{TLS_DIR}/node.pem"
 KEY_FILE = f"{TLS_DIR}/node-key.pem"
 SEAL_KEY_FILE = "/etc/openbao/seal.key"
 SECRET_FILES = (KEY_FILE, SEAL_KEY_FILE)
+RUNNING_MARKER = "/var/lib/openbao/running.digest"
+"""What the running process was started with (``running_digest``): the rollout's fact, read before it restarts."""
 DATA_DIR = "/var/lib/openbao/data"
 AUDIT_LOG = "/var/log/openbao/audit.log"
 UNIT = "openbao"
@@ -255,17 +257,32 @@ def install_node(ex: SshExecutor, node: NodeFiles, source: OpenBaoSource, *, res
                            group="openbao" if path.startswith("/etc/openbao") else "root",
                            secret=path in SECRET_FILES) for path, (content, mode) in wanted.items()]
     changed += [change.path for change in sync_files(ex, desired)]
-    restart = restart and any(p != UNIT_FILE for p in changed) and ex.run(["systemctl", "is-active", UNIT],
-                                                                          check=False).ok
+    active = ex.run(["systemctl", "is-active", UNIT], check=False).ok
+    restart = restart and active and any(p != UNIT_FILE for p in changed)
     ensure_service(ex, UNIT, restart=restart, daemon_reload=UNIT_FILE in changed)
     binary = _digests(ex, [BINARY]).get(BINARY, "-")
+    digest = running_digest(binary, node)
+    if restart or not active:  # the process now running started from these files
+        _mark_running(ex, digest)
     return InstallResult(binary_sha256=binary, changed=tuple(hardened + changed), restarted=restart,
-                         running_digest=running_digest(binary, node))
+                         running_digest=digest)
 
 
-def restart_node(ex: SshExecutor) -> None:
-    """Restart the node's service (it comes back sealed unless the cluster auto-unseals)."""
+def _mark_running(ex: SshExecutor, digest: str) -> None:
+    ex.put_file(RUNNING_MARKER, f"{digest}\n".encode(), mode=0o644)
+
+
+def running_now(ex: SshExecutor) -> str:
+    """The digest the node's process was last started with (the host's fact; empty when unknown)."""
+    content = ex.read_file_if_exists(RUNNING_MARKER)
+    return content.decode(errors="replace").strip() if content is not None else ""
+
+
+def restart_node(ex: SshExecutor, digest: str) -> None:
+    """Restart the node's service to run ``digest`` (it comes back sealed unless the cluster auto-unseals), and
+    record it on the host: a rollout interrupted later does not restart this node again."""
     ex.run(["systemctl", "restart", UNIT])
+    _mark_running(ex, digest)
 
 
 WIPE_SCRIPT = (

@@ -167,16 +167,18 @@ def _sealed_nodes(shares_file: Path) -> list[str]:
 
 
 def up_with_operators_on_call(project: ClusterProject, stack: str, shares_file: Path, operators: list[Operator],
-                              timeout: float = 900.0) -> tuple[str, int]:
+                              timeout: float = 900.0, max_rounds: int | None = None,
+                              check: bool = True) -> tuple[str, int]:
     """`pulumi up` of a running cluster while ``operators`` stay on call: whenever a node of the hand-off is sealed
     (restarted, or new and joining), each runs `invoke vault.unseal --shares-file` (the nodes and the CA from the
-    file, as the rollout leaves it). Returns the engine's output and how many unseal rounds were needed."""
+    file, as the rollout leaves it), at most ``max_rounds`` times. Returns the engine's output and how many unseal
+    rounds were needed; with ``check`` the `up` must succeed."""
     up = project.start("up", "--yes", "--skip-preview", stack=stack)
     rounds = 0
     deadline = time.monotonic() + timeout
     try:
         while up.poll() is None and time.monotonic() < deadline:
-            if not _sealed_nodes(shares_file):
+            if (max_rounds is not None and rounds >= max_rounds) or not _sealed_nodes(shares_file):
                 time.sleep(0.2)
                 continue
             rounds += 1
@@ -194,7 +196,7 @@ def up_with_operators_on_call(project: ClusterProject, stack: str, shares_file: 
         if up.poll() is None:
             up.kill()
             up.wait()
-    assert up.returncode == 0, out[-8000:]
+    assert up.returncode == 0 or not check, out[-8000:]
     return out, rounds
 
 
