@@ -78,8 +78,10 @@ class VaultCluster(pulumi.ComponentResource):
             f"{name}-rollout", nodes=[
                 pulumi.Output.all(vps.main_ip, node.running_digest).apply(_wanted(node_id))
                 for node_id, vps, node in zip(node_ids, instances, nodes, strict=True)],
-            ca_cert=secrets.ca_cert, operator_role_id=init.operator_role_id,
-            operator_secret_id=init.operator_secret_id, ssh_private_key=secrets.ssh_private_key,
+            ca_cert=secrets.ca_cert, operator_role_id=config.operator_role_id or init.operator_role_id,
+            operator_secret_id=(pulumi.Output.secret(config.operator_secret_id.reveal())
+                                if config.operator_secret_id is not None else init.operator_secret_id),
+            ssh_private_key=secrets.ssh_private_key,
             shares_file=str(config.shares_file), unseal_wait=config.unseal_wait,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[init, *nodes]))
         outputs: dict[str, object] = {

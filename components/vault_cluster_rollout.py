@@ -28,7 +28,7 @@ from components.unknowns import changed_keys, diff_result
 from toolkit.redact import Secret
 from toolkit.ssh import KnownHosts, SshExecutor
 from vault.client import VaultClient
-from vault.cluster import ca_bundle_file, update_shares_file_addresses
+from vault.cluster import ca_bundle_file, update_shares_file
 from vault.cluster_host import restart_node, running_now
 from vault.cluster_rollout import WantedNode, converge
 from vault.config import VaultConfig
@@ -62,7 +62,7 @@ def _run(props: dict[str, Any], applied: dict[str, str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="pm-vault-rollout-") as directory:
         ca_file = ca_bundle_file(str(props["ca_cert"]), Path(directory))
         if props.get("shares_file"):
-            update_shares_file_addresses(Path(str(props["shares_file"])), list(addresses))
+            update_shares_file(Path(str(props["shares_file"])), list(addresses), str(props["ca_cert"]))
         config = VaultConfig(addresses, role_id=str(props["operator_role_id"]),
                              secret_id=Secret(str(props["operator_secret_id"])), verify=ca_file)
         with VaultClient(config) as client:

@@ -137,14 +137,15 @@ def write_shares_file(path: Path, shares: list[EncryptedShare], addresses: list[
     write_private(path, json.dumps(document, indent=1) + "\n")
 
 
-def update_shares_file_addresses(path: Path, addresses: list[str]) -> None:
-    """After a node replacement: the hand-off names the nodes the operators unseal now (the shares are unchanged)."""
+def update_shares_file(path: Path, addresses: list[str], ca_pem: str) -> None:
+    """The hand-off names the nodes the operators unseal now and the CA they verify (after a replacement, or once a
+    stack adopts the hand-off of a cluster restored into it); the shares are unchanged."""
     try:
         document = json.loads(path.read_text())
     except (OSError, ValueError):
         return  # no hand-off on this machine (the operators pass --addresses)
-    if document.get("addresses") != addresses:
-        document["addresses"] = addresses
+    if document.get("addresses") != addresses or document.get("ca_cert") != ca_pem:
+        document.update(addresses=addresses, ca_cert=ca_pem)
         write_private(path, json.dumps(document, indent=1) + "\n")
 
 

@@ -12,17 +12,22 @@ default ``shares/<stack>.json`` beside the project), ``node_generations`` (node 
 replaces that node's VPS), ``seal`` (``shamir``, the default: the operators unseal every started node with their
 shares; or ``static``: auto-unseal with a key generated in memory, kept as a Pulumi secret and on every node's disk,
 the PGP-encrypted shares then being recovery shares. Chosen at creation: changing it is a seal migration),
-``cert_generation`` (a bump renews every node's certificate, one year each, applied by a rolling restart).
+``cert_generation`` (a bump renews every node's certificate, one year each, applied by a rolling restart),
+``operator_role_id`` + ``operator_secret_id`` (the latter set with ``pulumi config set --secret``: after
+``vault.restore`` into this stack's cluster, the restored data's own cluster-operator AppRole, which the day-2
+rollout then logs in with instead of the one this stack's init made).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ConfigError, ValidationError
+from toolkit.redact import REDACTOR, Secret
 from vault.cluster_host import OpenBaoSource, local_source
 from vault.pgp import PublicKey, parse_public_keys
 
@@ -65,6 +70,9 @@ class ClusterConfig:
     seal: str = "shamir"
     cert_generation: int = 1
     """A bump renews every node's certificate (same CA), applied by a rolling restart."""
+    operator_role_id: str = ""
+    operator_secret_id: Secret | None = None
+    """Set after a restore into this cluster: the restored data's cluster-operator AppRole (see the docstring)."""
 
     @property
     def dns_name(self) -> str:
@@ -103,11 +111,21 @@ def _openbao(raw: Any, problems: list[tuple[str, str]]) -> OpenBaoSource | None:
         return None
 
 
-def parse_cluster_config(raw: dict[str, Any], stack: str, project_dir: Path) -> ClusterConfig:
-    """The validated config, or ``ClusterConfigError`` naming every wrong key."""
+def _secret(value: str) -> Secret | None:
+    if not value:
+        return None
+    secret = Secret(value)
+    REDACTOR.register(secret)
+    return secret
+
+
+def parse_cluster_config(raw: dict[str, Any], stack: str, project_dir: Path,
+                         secret_keys_ok: Callable[[str], bool] = lambda _key: True) -> ClusterConfig:
+    """The validated config, or ``ClusterConfigError`` naming every wrong key. ``secret_keys_ok(key)``: was the
+    key's value given as a Pulumi secret (the program asks the engine)."""
     problems: list[tuple[str, str]] = []
     known = {"cluster_name", "nodes", "pgp_keys", "threshold", "hostwinds", "openbao", "unseal_wait", "shares_file",
-             "node_generations", "seal", "cert_generation"}
+             "node_generations", "seal", "cert_generation", "operator_role_id", "operator_secret_id"}
     problems += [(key, "is not a setting of the cluster stack") for key in sorted(set(raw) - known)]
     name = str(raw.get("cluster_name") or "")
     if not _LABEL.match(name):
@@ -150,6 +168,14 @@ def parse_cluster_config(raw: dict[str, Any], stack: str, project_dir: Path) -> 
     cert_generation = _int(raw, "cert_generation", 1, problems)
     if cert_generation < 1:
         problems.append(("cert_generation", f"is {cert_generation}: must be 1 or more (bump it to renew)"))
+    role_id, secret_id = str(raw.get("operator_role_id") or ""), str(raw.get("operator_secret_id") or "")
+    if bool(role_id) != bool(secret_id):
+        problems.append(("operator_secret_id" if role_id else "operator_role_id",
+                         "is missing: give both operator_role_id and operator_secret_id (with `pulumi config set "
+                         "--secret`), or neither"))
+    elif secret_id and not secret_keys_ok("operator_secret_id"):
+        problems.append(("operator_secret_id", "is in clear in the stack file: remove it and set it with "
+                                               "`pulumi config set --secret pm:operator_secret_id <secret id>`"))
     seal = str(raw.get("seal") or "shamir")
     if seal not in SEALS:
         problems.append(("seal", f"is {seal!r}: use 'shamir' (operators unseal with their shares) or 'static' "
@@ -160,4 +186,5 @@ def parse_cluster_config(raw: dict[str, Any], stack: str, project_dir: Path) -> 
     return ClusterConfig(stack=stack, cluster_name=name, nodes=nodes, pgp_keys=keys, threshold=threshold,
                          hostwinds=placement, openbao=source, unseal_wait=float(raw.get("unseal_wait", 900)),
                          shares_file=shares_file if shares_file.is_absolute() else project_dir / shares_file,
-                         node_generations=generations, seal=seal, cert_generation=cert_generation)
+                         node_generations=generations, seal=seal, cert_generation=cert_generation,
+                         operator_role_id=role_id, operator_secret_id=_secret(secret_id))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pulumi
-from pulumi.runtime.config import CONFIG
+from pulumi.runtime.config import CONFIG, is_config_secret
 
 from components.vault_cluster import VaultCluster
 from toolkit.errors import ConfigError
@@ -21,7 +21,8 @@ from vault.cluster_config import parse_cluster_config
 STACK = pulumi.get_stack()
 
 try:
-    config = parse_cluster_config(raw_from_pulumi_config(CONFIG.get()), STACK, Path(__file__).resolve().parent)
+    config = parse_cluster_config(raw_from_pulumi_config(CONFIG.get()), STACK, Path(__file__).resolve().parent,
+                                  secret_keys_ok=lambda key: is_config_secret(f"pm:{key}"))
 except ConfigError as exc:
     raise SystemExit(f"{exc}\n(fix platform/vault/stacks/Pulumi.{STACK}.yaml; nothing was created)") from None
 

@@ -159,6 +159,23 @@ def test_replace_a_node_then_upgrade_openbao_then_restore_elsewhere(hw_sim: Simu
             assert load.lost(client) == []  # d2's data, read on dr with d2's system AppRole
         states = probe_all(dr["addresses"], timeout=3.0, verify=str(dr_ca))
         assert sum(s.active for s in states) == 1 and not any(s.sealed for s in states)
+
+        # The dr stack adopts what its cluster now holds: d2's cluster-operator AppRole (a secret in the stack's
+        # config; in clear it is refused) and d2's hand-off (d2's shares unseal dr now). Then day 2 on dr: a node
+        # replaced, unsealed by the operators with d2's shares.
+        project.write_stack("dr", operators, shares_file=str(shares_file), operator_role_id=secret["operator_role_id"],
+                            operator_secret_id=secret["operator_secret_id"])
+        clear = project.pulumi("preview", stack="dr", check=False)
+        assert clear.returncode != 0 and "pm:operator_secret_id is in clear" in clear.stdout + clear.stderr
+        project.write_stack("dr", operators, shares_file=str(shares_file), operator_role_id=secret["operator_role_id"],
+                            node_generations={0: 2})
+        project.pulumi("config", "set", "--secret", "pm:operator_secret_id", secret["operator_secret_id"], stack="dr")
+        assert secret["operator_secret_id"] not in (project.root / "stacks" / "Pulumi.dr.yaml").read_text()
+        with ClientLoad(on_dr, "dr-day2") as load:
+            up_with_operators_on_call(project, "dr", shares_file, operators)
+        adopted = project.outputs("dr")
+        assert load.failures == [] and adopted["last_rollout"]["removed"] == ["cdr-0-g1"], adopted["last_rollout"]
+        assert json.loads(shares_file.read_text())["addresses"] == adopted["addresses"]
     finally:
         for stack in ("dr", "d2"):
             project.pulumi("destroy", "--yes", "--skip-preview", stack=stack, check=False)

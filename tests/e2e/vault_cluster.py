@@ -80,7 +80,15 @@ class ClusterProject:
         values.update(overrides)
         config = {f"pm:{k}": v for k, v in values.items() if v is not None}
         path = self.root / "stacks" / f"Pulumi.{stack}.yaml"
-        path.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+        document: dict[str, Any] = {"config": config}
+        if path.exists():  # as an operator edits it: the salt and the values set with --secret stay
+            old = yaml.safe_load(path.read_text()) or {}
+            if old.get("encryptionsalt"):
+                document["encryptionsalt"] = old["encryptionsalt"]
+            for key, value in (old.get("config") or {}).items():
+                if isinstance(value, dict) and "secure" in value and key not in config:
+                    config[key] = value
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
         subprocess.run(["pulumi", "stack", "init", stack, "--non-interactive"], cwd=self.root, env=self.env,
                        capture_output=True, text=True, timeout=120, check=False)
         return self.root / "shares" / f"{stack}.json"

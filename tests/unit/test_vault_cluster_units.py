@@ -97,6 +97,8 @@ def test_a_valid_config_and_its_defaults() -> None:
     ({"cluster_name": "Prod!"}, "pm:cluster_name"),
     ({"replicas": 3}, "pm:replicas is not a setting"),
     ({"seal": "transit"}, "pm:seal is 'transit': use 'shamir'"),
+    ({"operator_role_id": "r"}, "pm:operator_secret_id is missing"),
+    ({"operator_secret_id": "s"}, "pm:operator_role_id is missing"),
 ])
 def test_bad_configs_are_refused_naming_the_key(overrides: dict[str, object], problem: str) -> None:
     with pytest.raises(ClusterConfigError, match=problem.replace("(", r"\(")):
@@ -175,3 +177,12 @@ def test_the_running_digest_follows_what_the_process_reads_and_never_a_key() -> 
     assert digest != running_digest("b" * 64, files)  # a new binary
     assert digest != running_digest("a" * 64, other)  # a renewed certificate
     assert digest != running_digest("a" * 64, same)  # peers are in the config file (read at start)
+
+
+def test_an_adopted_operator_approle_must_be_a_pulumi_secret() -> None:
+    values = raw(operator_role_id="role", operator_secret_id="sid-42")
+    with pytest.raises(ClusterConfigError, match="pm:operator_secret_id is in clear in the stack file"):
+        parse_cluster_config(values, "prod", Path("/proj"), secret_keys_ok=lambda _key: False)
+    config = parse_cluster_config(values, "prod", Path("/proj"), secret_keys_ok=lambda key: key == "operator_secret_id")
+    assert config.operator_role_id == "role" and config.operator_secret_id is not None
+    assert config.operator_secret_id.reveal() == "sid-42" and "sid-42" not in repr(config)
