@@ -29,8 +29,8 @@ from tests.e2e.vault_cluster import (
     openbao_version,
     previous_openbao,
     ssh_key,
+    system_approle,
     unseal_command,
-    unwrap,
     up_with_operators,
     up_with_operators_on_call,
 )
@@ -57,8 +57,7 @@ def main() -> None:
             outputs, secret = project.outputs("bench"), project.outputs("bench", secrets=True)
             env = environment(outputs, root / "ca.pem")
             ca = env["VAULT_CACERT"]
-            system = VaultConfig(tuple(outputs["addresses"]), role_id=secret["system_role_id"], verify=ca,
-                                 secret_id=unwrap(outputs["addresses"][0], secret["system_secret_id_wrapped"], env))
+            system = system_approle(outputs, secret, ca)
             admin = ssh_key(project.pulumi("stack", "export", "--show-secrets", stack="bench").stdout)
 
             leader = next(s.address for s in probe_all(outputs["addresses"], timeout=3.0, verify=ca) if s.active)

@@ -20,13 +20,12 @@ from tests.e2e.vault_cluster import (
     operator_env,
     run_invoke,
     ssh_key,
-    unwrap,
+    system_approle,
 )
 from tests.fixtures.ssh import ClientKey, ssh_connect, ssh_run
 from tests.pgp_operators import make_operators, stop_agents
 from toolkit.wait import wait_for
 from vault.cluster_host import SEAL_KEY_FILE
-from vault.config import VaultConfig
 from vault.nodes import probe_all, probe_node
 
 pytestmark = pytest.mark.timeout(900)  # a cluster up and a replacement: minutes under load
@@ -80,8 +79,7 @@ def test_auto_unseal_cluster_needs_no_operator(hw_sim: SimulatorServer, tmp_path
             assert ssh_run(failed, "systemctl disable --now openbao")[0] == 0
         finally:
             failed.close()
-        system = VaultConfig(tuple(outputs["addresses"]), role_id=secret["system_role_id"], verify=ca,
-                             secret_id=unwrap(outputs["addresses"][0], secret["system_secret_id_wrapped"], env))
+        system = system_approle(outputs, secret, ca)
         project.write_stack("au", operators, seal="static", node_generations={2: 2})
         with ClientLoad(system, "autounseal") as load:
             project.pulumi("up", "--yes", "--skip-preview", stack="au")

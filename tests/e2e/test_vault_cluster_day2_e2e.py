@@ -26,7 +26,7 @@ from tests.e2e.vault_cluster import (
     operator_env,
     previous_openbao,
     run_invoke,
-    unwrap,
+    system_approle,
     up_with_operators,
     up_with_operators_on_call,
 )
@@ -54,8 +54,7 @@ def test_replace_a_node_then_upgrade_openbao_then_restore_elsewhere(hw_sim: Simu
         outputs, secret = project.outputs("d2"), project.outputs("d2", secrets=True)
         env = environment(outputs, tmp_path / "ca.pem")
         ca = env["VAULT_CACERT"]
-        system = VaultConfig(tuple(outputs["addresses"]), role_id=secret["system_role_id"], verify=ca,
-                             secret_id=unwrap(outputs["addresses"][0], secret["system_secret_id_wrapped"], env))
+        system = system_approle(outputs, secret, ca)
         operator = VaultConfig(tuple(outputs["addresses"]), role_id=secret["operator_role_id"],
                                secret_id=Secret(secret["operator_secret_id"]), verify=ca)
         assert outputs["last_rollout"] == {"removed": [], "restarted": []}

@@ -271,3 +271,10 @@ def node_versions(addresses: list[str], ca_file: str) -> list[str]:
     """The OpenBao version each node runs (``sys/seal-status``)."""
     return [str(requests.get(f"{a}/v1/sys/seal-status", verify=ca_file, timeout=5).json()["version"])
             for a in addresses]
+
+
+def system_approle(outputs: Mapping[str, Any], secret: Mapping[str, Any], ca_file: str) -> VaultConfig:
+    """The toolkit's system AppRole on the cluster, its wrapped secret id (single use) opened once."""
+    addresses = list(outputs["addresses"])
+    secret_id = unwrap(addresses[0], str(secret["system_secret_id_wrapped"]), {"VAULT_CACERT": ca_file})
+    return VaultConfig(tuple(addresses), role_id=str(secret["system_role_id"]), secret_id=secret_id, verify=ca_file)
