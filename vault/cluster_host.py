@@ -43,8 +43,9 @@ CERT_FILE = f"{TLS_DIR}/node.pem"
 KEY_FILE = f"{TLS_DIR}/node-key.pem"
 SEAL_KEY_FILE = "/etc/openbao/seal.key"
 SECRET_FILES = (KEY_FILE, SEAL_KEY_FILE)
-RUNNING_MARKER = "/var/lib/openbao/running.digest"
-"""What the running process was started with (``running_digest``): the rollout's fact, read before it restarts."""
+RUNNING_MARKER = "/etc/openbao/running.digest"
+"""What the running process was started with (``running_digest``): the rollout's fact, read before it restarts. In
+a root-owned directory: root reads it, so the service's user must not be able to swap it for a link."""
 DATA_DIR = "/var/lib/openbao/data"
 AUDIT_LOG = "/var/log/openbao/audit.log"
 UNIT = "openbao"
